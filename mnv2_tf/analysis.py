@@ -1,0 +1,137 @@
+"""Counting parameters, multiply-adds and activation memory of a built Keras model.
+
+Counts come from the built graph, not from the table: every conv, depthwise and
+dense layer (nested ones included) contributes from its recorded build shape.
+
+- MAdds: conv = Ho*Wo*k*k*Cin*Cout/groups, depthwise = Ho*Wo*k*k*C*multiplier,
+  dense = in*out (per position). BN, biases, activations, adds, pooling and
+  resizes are free (the paper's and the reference code's convention).
+  `atrous="tf1"` counts a dilated conv on the grid TF1's space-to-batch
+  execution computed: ceil(H/r)*r by ceil(W/r)*r output positions.
+- Parameters: "paper" = conv/dense kernels + biases (no BN), as Tables 4-6 count;
+  "trainable" adds BN gamma/beta (Table 7's convention); "total" = Keras count.
+- Memory (Sec. 5.1, Eq. 2): each top-level layer of the functional model is one
+  operation (a bottleneck block is one op, its expansion treated as internal
+  storage of ceil(n/g)*(Hin*Win + Hout*Wout) for g expansion splits). The peak
+  is max over ops of |inputs| + |outputs| + internal. `materialized` lists, per
+  spatial resolution, the widest tensor passed between ops (paper Table 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from mnv2_tf.layers import InvertedResidual
+
+ATROUS_CONVENTIONS = ("plain", "tf1")
+
+
+@dataclasses.dataclass
+class Profile:
+    params_paper: int
+    params_trainable: int
+    params_total: int
+    madds: int
+    peak_memory_bytes: int
+    materialized: dict  # "HxW" -> {"channels": c, "bytes": b}
+    activation_bytes: int
+
+    @property
+    def materialized_max_bytes(self) -> int:
+        return max(v["bytes"] for v in self.materialized.values())
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "materialized_max_bytes": self.materialized_max_bytes}
+
+
+def _weighted_layers(model):
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
+            yield layer
+
+
+def _output_positions(layer, out_shape, atrous: str) -> int:
+    h, w = out_shape[1], out_shape[2]
+    rate = getattr(layer, "dilation_rate", (1, 1))
+    if atrous == "tf1" and max(rate) > 1:
+        h, w = math.ceil(h / rate[0]) * rate[0], math.ceil(w / rate[1]) * rate[1]
+    return h * w
+
+
+def layer_madds(layer, atrous: str = "plain") -> int:
+    """Multiply-adds of one conv/depthwise/dense layer from its build shape."""
+    in_shape = tuple(layer.get_build_config()["input_shape"])
+    if any(d is None for d in in_shape[1:]):
+        raise ValueError(f"{layer.path}: MAdds need a fixed input size, got {in_shape}")
+    out_shape = layer.compute_output_shape(in_shape)
+    if isinstance(layer, keras.layers.Dense):
+        return int(np.prod(in_shape[1:])) * layer.units
+    kh, kw = layer.kernel_size
+    positions = _output_positions(layer, out_shape, atrous)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return positions * kh * kw * in_shape[-1] * layer.depth_multiplier
+    return positions * kh * kw * in_shape[-1] * layer.filters // layer.groups
+
+
+def _size(tensor) -> int:
+    return int(np.prod([d for d in tensor.shape[1:]]))
+
+
+def _resolution(tensor) -> str | None:
+    """"HxW" of a feature map; pooled vectors count as 1x1 (paper Table 3)."""
+    if len(tensor.shape) == 4:
+        return f"{tensor.shape[1]}x{tensor.shape[2]}"
+    return "1x1" if len(tensor.shape) == 2 else None
+
+
+def _block_internal(layer, ins, outs) -> int:
+    """Inner storage of one bottleneck: one expansion group before and after the depthwise."""
+    groups = len(layer._groups)
+    hidden = layer.in_channels * layer.expansion
+    hw_in = int(np.prod(ins[0].shape[1:3])) if layer.expansion != 1 else 0
+    hw_out = int(np.prod(outs[0].shape[1:3]))
+    return math.ceil(hidden / groups) * (hw_in + hw_out)
+
+
+def _memory(model, activation_bytes: int, internal_tensors: tuple) -> tuple[int, dict]:
+    peak, materialized = 0, {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            ins, outs = node.input_tensors, node.outputs
+            internal = _block_internal(layer, ins, outs) if isinstance(layer, InvertedResidual) else 0
+            total = sum(map(_size, ins)) + sum(map(_size, outs)) + internal
+            peak = max(peak, total * activation_bytes)
+            for t in outs:
+                key = _resolution(t)
+                if key is None or any(t is i for i in internal_tensors):
+                    continue
+                channels = int(t.shape[-1])
+                if channels > materialized.get(key, {}).get("channels", 0):
+                    materialized[key] = {"channels": channels, "bytes": _size(t) * activation_bytes}
+    return peak, materialized
+
+
+def profile(model: keras.Model, activation_bytes: int = 2, atrous: str = "plain",
+            internal_tensors: tuple = ()) -> Profile:
+    """Profiles a built functional model of fixed input size.
+
+    Args:
+      activation_bytes: bytes per activation (2: the paper's 16-bit assumption).
+      atrous: "plain" or "tf1" dilated-conv accounting (see module docstring).
+      internal_tensors: tensors treated as internal to a fused op and left out
+        of `materialized` (the paper fuses the stem conv into the first
+        bottleneck for Table 3: "we can employ the trick described in Section 5").
+    """
+    if atrous not in ATROUS_CONVENTIONS:
+        raise ValueError(f"atrous must be one of {ATROUS_CONVENTIONS}, got {atrous!r}")
+    layers = list(_weighted_layers(model))
+    params_paper = sum(int(np.prod(w.shape)) for l in layers for w in l.weights)
+    params_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    madds = sum(layer_madds(l, atrous) for l in layers)
+    peak, materialized = _memory(model, activation_bytes, internal_tensors)
+    return Profile(params_paper, params_trainable, model.count_params(), madds, peak,
+                   materialized, activation_bytes)
