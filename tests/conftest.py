@@ -2,3 +2,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """A TFDS data_dir with mnv2_shapes/64 prepared once per test session."""
+    from mnv2_tf.data import tfds_io
+    path = str(tmp_path_factory.mktemp("tfds"))
+    tfds_io.get_builder("mnv2_shapes/64", data_dir=path)
+    return path

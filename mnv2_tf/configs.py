@@ -1,0 +1,179 @@
+"""Experiment configs: dataclasses, one named experiment per paper result plus small ones.
+
+Flags override fields (`train.py`); they never define the model. Every field is
+read by the code; an unknown override is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Optional
+
+from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.data.tfds_io import DEFAULT_DATASET
+
+TASKS = ("classification",)
+OPTIMIZERS = ("rmsprop", "momentum", "adam")
+SCHEDULES = ("exponential", "cosine", "poly", "constant")
+STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where examples come from and how they are preprocessed.
+
+    crop_area: training crop area range, as a fraction of the image (Inception crop).
+    eval_crop_fraction: central crop kept for evaluation (reference: 0.875).
+    """
+
+    dataset: str = DEFAULT_DATASET
+    data_dir: Optional[str] = None
+    manual_dir: Optional[str] = None
+    download: bool = False
+    train_split: str = "train"
+    eval_split: str = "validation"
+    crop_area: tuple = (0.08, 1.0)
+    eval_crop_fraction: float = 0.875
+    shuffle_buffer: int = 10_000
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The optimisation recipe.
+
+    learning_rate is for a global batch of `learning_rate_batch_size`; the run
+    uses learning_rate * batch_size / learning_rate_batch_size (linear scaling).
+    The exponential schedule multiplies by `lr_decay_rate` every
+    `lr_decay_epochs` (staircase). RMSProp follows TF1 (decay `rmsprop_rho`,
+    momentum, epsilon 1.0 as slim's train_image_classifier).
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "rmsprop"
+    learning_rate: float = 0.045
+    learning_rate_batch_size: int = 96
+    lr_schedule: str = "exponential"
+    lr_decay_rate: float = 0.98
+    lr_decay_epochs: float = 1.0
+    lr_poly_power: float = 0.9
+    warmup_epochs: float = 0.0
+    momentum: float = 0.9
+    rmsprop_rho: float = 0.9
+    rmsprop_epsilon: float = 1.0
+    label_smoothing: float = 0.0
+    ema_decay: Optional[float] = None
+    checkpoint_steps: int = 200
+    keep_checkpoints: int = 3
+    strategy: str = "one_device"
+    init_imagenet: bool = False
+    steps_per_execution: int = 1
+    jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    name: str
+    task: str
+    model: BackboneConfig
+    data: DataConfig
+    train: TrainConfig
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "task": self.task, "model": self.model.to_dict(),
+                "data": dataclasses.asdict(self.data), "train": dataclasses.asdict(self.train),
+                "description": self.description}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        data = dict(d["data"])
+        data["crop_area"] = tuple(data["crop_area"])
+        return cls(name=d["name"], task=d["task"], model=BackboneConfig.from_dict(d["model"]),
+                   data=DataConfig(**data), train=TrainConfig(**d["train"]),
+                   description=d.get("description", ""))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    def validate(self) -> None:
+        t = self.train
+        checks = [(self.task in TASKS, f"task must be one of {TASKS}, got {self.task!r}"),
+                  (t.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {t.optimizer!r}"),
+                  (t.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}, got {t.lr_schedule!r}"),
+                  (t.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {t.strategy!r}"),
+                  (t.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {t.jit_compile!r}"),
+                  (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
+                  (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
+                  (t.learning_rate > 0, f"learning_rate must be > 0, got {t.learning_rate}"),
+                  (t.checkpoint_steps >= 1, f"checkpoint_steps must be >= 1, got {t.checkpoint_steps}"),
+                  (0 <= t.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {t.label_smoothing}"),
+                  (t.ema_decay is None or 0 < t.ema_decay < 1, f"ema_decay must be in (0, 1), got {t.ema_decay}"),
+                  (0 < self.data.crop_area[0] <= self.data.crop_area[1] <= 1,
+                   f"crop_area must be 0 < min <= max <= 1, got {self.data.crop_area}"),
+                  (0 < self.data.eval_crop_fraction <= 1,
+                   f"eval_crop_fraction must be in (0, 1], got {self.data.eval_crop_fraction}")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def _imagenet(name: str, width: float, description: str) -> ExperimentConfig:
+    return ExperimentConfig(
+        name=name, task="classification",
+        model=BackboneConfig(width_multiplier=width, input_shape=(224, 224, 3), num_classes=1000,
+                             dropout=0.2),
+        data=DataConfig(dataset="imagenet2012", eval_split="validation"),
+        train=TrainConfig(epochs=300, batch_size=96 * 16, optimizer="rmsprop", learning_rate=0.045,
+                          learning_rate_batch_size=96, lr_schedule="exponential", lr_decay_rate=0.98,
+                          lr_decay_epochs=1.0, label_smoothing=0.1, ema_decay=0.9999,
+                          warmup_epochs=5.0, checkpoint_steps=2000, strategy="mirrored"),
+        description=description)
+
+
+EXPERIMENTS = {
+    "imagenet_1.0_224": lambda: _imagenet(
+        "imagenet_1.0_224", 1.0,
+        "Paper Table 4, MobileNetV2 (224): 72.0% top-1, 300M MAdds, 3.4M params. Paper recipe: "
+        "RMSProp (decay 0.9, momentum 0.9), lr 0.045 per batch of 96 decayed x0.98 per epoch, "
+        "weight decay 4e-5, batch 96 x 16 workers. Reference-code additions kept on: label "
+        "smoothing 0.1, EMA 0.9999, RMSProp epsilon 1.0 (slim); warm-up 5 epochs for the "
+        "synchronous large batch (our addition). "
+        "Command: python -m mnv2_tf.train --experiment=imagenet_1.0_224 --data_dir=... "
+        "--model_dir=..."),
+    "imagenet_1.4_224": lambda: _imagenet(
+        "imagenet_1.4_224", 1.4,
+        "Paper Table 4, MobileNetV2 (1.4): 74.7% top-1 (the released code gives 6.06M params, "
+        "582M MAdds; the paper says 6.9M / 585M). Same recipe as imagenet_1.0_224."),
+    "shapes": lambda: ExperimentConfig(
+        name="shapes", task="classification",
+        model=BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=6,
+                             dropout=0.0, bn_momentum=0.9, weight_decay=0.0),
+        data=DataConfig(dataset=DEFAULT_DATASET, crop_area=(0.9, 1.0), eval_crop_fraction=1.0,
+                        shuffle_buffer=3000),
+        train=TrainConfig(epochs=18, batch_size=32, optimizer="adam", learning_rate=0.004,
+                          learning_rate_batch_size=32, lr_schedule="cosine", warmup_epochs=1.0,
+                          checkpoint_steps=200),
+        description="The built-in demo: MobileNetV2 0.35/64 from scratch on mnv2_shapes/128 "
+                    "(6 classes), Adam + cosine, BN momentum 0.9, no weight decay: the paper's "
+                    "RMSProp / BN 0.997 recipe is tuned for 300 ImageNet epochs and barely moves "
+                    "in ~1,700 steps. Measured: ~97% top-1 on the validation split in about 4 "
+                    "minutes on 2 CPU cores. Command: make demo."),
+    "smoke": lambda: ExperimentConfig(
+        name="smoke", task="classification",
+        model=BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=6,
+                             dropout=0.0, bn_momentum=0.9),
+        data=DataConfig(dataset="mnv2_shapes/64", crop_area=(0.5, 1.0), eval_crop_fraction=1.0,
+                        shuffle_buffer=256),
+        train=TrainConfig(epochs=2, batch_size=32, optimizer="adam", learning_rate=0.002,
+                          learning_rate_batch_size=32, lr_schedule="constant", checkpoint_steps=4),
+        description="Seconds-long run for tests: 2 epochs on mnv2_shapes/64."),
+}
+
+
+def get_experiment(name: str) -> ExperimentConfig:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]()

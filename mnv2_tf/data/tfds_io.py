@@ -1,0 +1,69 @@
+"""Finding and preparing TFDS datasets without surprises: never a silent download.
+
+- `mnv2_shapes` (the built-in default) is generated locally on first use.
+- Manual datasets (imagenet2012, ...) are prepared from files the user placed in
+  `manual_dir`; a missing file is named in the error.
+- Anything else is prepared only with `download=True` (a network fetch);
+  otherwise the error says how to get it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from mnv2_tf.data import shapes  # noqa: F401  (registers the mnv2_shapes builder)
+
+DEFAULT_DATASET = "mnv2_shapes/128"
+# Files a manual dataset needs in manual_dir (TFDS names them in its instructions).
+MANUAL_FILES = {
+    "imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"),
+}
+
+
+class DatasetError(RuntimeError):
+    """A dataset cannot be found or prepared; the message says what to do."""
+
+
+def default_data_dir() -> str:
+    return os.environ.get("MNV2_DATA_DIR", os.path.join("workspace", "data"))
+
+
+def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,
+                download: bool = False) -> tfds.core.DatasetBuilder:
+    """Returns a prepared builder for `name` ("dataset[/config][:version]")."""
+    data_dir = data_dir or default_data_dir()
+    try:
+        builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
+    except tfds.core.registered.DatasetNotFoundError as e:
+        raise DatasetError(f"unknown TFDS dataset {name!r}: {str(e).splitlines()[0]}") from None
+    if _is_prepared(builder):
+        return builder
+    base = name.split("/")[0].split(":")[0]
+    if base == "mnv2_shapes":
+        print(f"Generating {name} into {data_dir} (no network needed)...", flush=True)
+        builder.download_and_prepare()
+        return builder
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")
+        missing = [f for f in MANUAL_FILES.get(base, ()) if not tf.io.gfile.exists(os.path.join(manual_dir, f))]
+        if missing or not tf.io.gfile.exists(manual_dir):
+            raise DatasetError(
+                f"{name} is not prepared in {data_dir} and needs files you download by hand: "
+                f"missing {', '.join(os.path.join(manual_dir, f) for f in missing) or manual_dir}. "
+                "See WORKSPACE.md.")
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        return builder
+    if not download:
+        raise DatasetError(
+            f"{name} is not prepared in {data_dir}. Pass --download to fetch it (needs network), "
+            f"or point --data_dir at a folder where it was prepared.")
+    builder.download_and_prepare()
+    return builder
+
+
+def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
+    return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))

@@ -1,0 +1,89 @@
+r"""Evaluates a trained model on any split; prints JSON.
+
+  python -m mnv2_tf.evaluate --model=workspace/runs/shapes --split=test
+  python -m mnv2_tf.evaluate --model=model.keras --dataset=imagenet2012 --split=validation
+
+`--model` is a run directory (its config.json gives dataset and preprocessing)
+or a `.keras` file (then `--dataset` is needed; the resolution is the model's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import keras
+from absl import app, flags
+
+from mnv2_tf import configs
+from mnv2_tf.tasks import TASK_CLASSES
+
+flags.DEFINE_string("model", None, "Run directory or .keras file.", required=True)
+flags.DEFINE_string("split", "test", "Split to evaluate.")
+flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
+flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
+FLAGS = flags.FLAGS
+
+
+class ModelFileError(ValueError):
+    """The model path is missing, unreadable or of another task."""
+
+
+def load_run(path: str) -> tuple[keras.Model, configs.ExperimentConfig | None]:
+    """Loads a `.keras` file, or a run directory's model.keras and config.json."""
+    config = None
+    if os.path.isdir(path):
+        config_path = os.path.join(path, "config.json")
+        if os.path.exists(config_path):
+            with open(config_path) as f:
+                config = configs.ExperimentConfig.from_dict(json.load(f))
+        path = os.path.join(path, "model.keras")
+    if not os.path.exists(path):
+        raise ModelFileError(f"no model at {path}: train first (python -m mnv2_tf.train) or pass a .keras file")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:
+        raise ModelFileError(f"{path} is not a readable Keras model ({type(e).__name__}: {str(e)[:200]})") from None
+    return model, config
+
+
+def evaluate(model: keras.Model, config: configs.ExperimentConfig, split: str, batch_size: int) -> dict:
+    task = TASK_CLASSES[config.task](config)
+    if task.name == "classification" and len(model.output.shape) != 2:
+        raise ModelFileError(f"the model outputs {model.output.shape}, not classification logits")
+    model.compile(loss=task.loss(), metrics=task.metrics())
+    result = model.evaluate(task.eval_dataset(split, batch_size), verbose=0, return_dict=True)
+    out = {k: float(v) for k, v in result.items()}
+    out.update(dataset=config.data.dataset, split=split, corrupt_images_skipped=task.decode_stats.skipped)
+    return out
+
+
+def main(argv):
+    del argv
+    try:
+        model, config = load_run(FLAGS.model)
+        if config is None:
+            if not FLAGS.dataset:
+                raise ModelFileError("a bare .keras file needs --dataset")
+            config = configs.get_experiment("shapes")
+            config.model.input_shape = tuple(model.input.shape[1:])
+            config.model.num_classes = int(model.output.shape[-1])
+        if FLAGS.dataset:
+            config.data.dataset = FLAGS.dataset
+        if FLAGS.data_dir:
+            config.data.data_dir = FLAGS.data_dir
+        print(json.dumps(evaluate(model, config, FLAGS.split, FLAGS.batch_size), indent=1))
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
