@@ -19,6 +19,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if "TF_CONFIG" not in os.environ:
             raise ValueError("strategy=multi_worker needs TF_CONFIG describing the cluster "
                              "(see README: Distributed training)")
+        _patch_keras_multi_worker_reduce()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -51,3 +52,29 @@ def is_chief() -> bool:
 def worker_id() -> str:
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
     return f"{task.get('type', 'worker')}_{task.get('index', 0)}"
+
+
+def _patch_keras_multi_worker_reduce() -> None:
+    """Keras 3 reduces each per-step log value across workers with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on the scalar losses and
+    metrics under MultiWorkerMirroredStrategy (keras-team/keras#20585). Reduce
+    scalars over replicas only (axis=None); everything else is left to Keras."""
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer.reduce_per_replica, "_mnv2_patched", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean"):
+            def reduce(v):
+                local = v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
+                if getattr(local, "shape", None) is not None and local.shape.rank == 0:
+                    return strategy.reduce("MEAN", v, axis=None)
+                return original(v, strategy, reduction)
+            import keras
+            return keras.tree.map_structure(reduce, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._mnv2_patched = True
+    trainer.reduce_per_replica = reduce_per_replica

@@ -9,6 +9,8 @@ import sys
 import keras
 import numpy as np
 
+import mnv2_tf  # noqa: F401  (registers the layers for load_model)
+
 
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
@@ -35,5 +37,8 @@ def test_two_workers_end_with_identical_weights(data_dir, tmp_path):
     chief = keras.saving.load_model(tmp_path / "run" / "model.keras", compile=False)
     worker = keras.saving.load_model(tmp_path / "run" / "workers" / "worker_1" / "model.keras", compile=False)
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["step"] == 8
-    for a, b in zip(chief.get_weights(), worker.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    # Trainable weights are all-reduced every step: identical. (BN moving statistics are each
+    # worker's own estimate from its local batches, as with unsynchronised BN anywhere.)
+    assert len(chief.trainable_weights) == 158
+    for a, b in zip(chief.trainable_weights, worker.trainable_weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
