@@ -153,7 +153,7 @@ EXPERIMENTS = {
                              dropout=0.0, bn_momentum=0.9, weight_decay=0.0),
         data=DataConfig(dataset=DEFAULT_DATASET, crop_area=(0.9, 1.0), eval_crop_fraction=1.0,
                         shuffle_buffer=3000),
-        train=TrainConfig(epochs=18, batch_size=32, optimizer="adam", learning_rate=0.004,
+        train=TrainConfig(epochs=16, batch_size=32, optimizer="adam", learning_rate=0.004,
                           learning_rate_batch_size=32, lr_schedule="cosine", warmup_epochs=1.0,
                           checkpoint_steps=200),
         description="The built-in demo: MobileNetV2 0.35/64 from scratch on mnv2_shapes/128 "
