@@ -17,11 +17,16 @@ import numpy as np
 from absl import app, flags
 
 from mnv2_tf import configs, profile
-from mnv2_tf.evaluate import evaluate
+from mnv2_tf.evaluate import evaluate, load_run
+from mnv2_tf.tasks import TASK_CLASSES
 from mnv2_tf.train import train
 
-flags.DEFINE_enum("task", "classification", ["classification"], "Which demo to run.")
-flags.DEFINE_string("workspace", os.environ.get("MNV2_WORKSPACE", "workspace"), "Workspace root.")
+def define_flags():
+    """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
+    flags.DEFINE_enum("task", "classification", ["classification"], "Which demo to run.")
+    flags.DEFINE_string("workspace", os.environ.get("MNV2_WORKSPACE", "workspace"), "Workspace root.")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -40,12 +45,10 @@ def main(argv):
     except Exception as e:  # the train CLI's messages, without a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from mnv2_tf.evaluate import load_run
     model, run_config = load_run(model_dir)
     result = evaluate(model, run_config, "test", 100)
     print("\n== Held-out test split ==\n" + json.dumps(result, indent=1))
 
-    from mnv2_tf.tasks import TASK_CLASSES
     task = TASK_CLASSES[run_config.task](run_config)
     images, labels = next(iter(task.eval_dataset("test", 1)))
     logits = model.predict_on_batch(images)[0]
@@ -59,5 +62,10 @@ def main(argv):
     return 0 if result["top1"] >= 0.95 else 1
 
 
-if __name__ == "__main__":
+def run():
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -17,13 +17,18 @@ import keras
 from absl import app, flags
 
 from mnv2_tf import configs
+from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.tasks import TASK_CLASSES
 
-flags.DEFINE_string("model", None, "Run directory or .keras file.", required=True)
-flags.DEFINE_string("split", "test", "Split to evaluate.")
-flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
-flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
-flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
+def define_flags():
+    """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
+    flags.DEFINE_string("model", None, "Run directory or .keras file.", required=True)
+    flags.DEFINE_string("split", "test", "Split to evaluate.")
+    flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
+    flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
+    flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -67,9 +72,11 @@ def main(argv):
         if config is None:
             if not FLAGS.dataset:
                 raise ModelFileError("a bare .keras file needs --dataset")
-            config = configs.get_experiment("shapes")
-            config.model.input_shape = tuple(model.input.shape[1:])
-            config.model.num_classes = int(model.output.shape[-1])
+            config = configs.ExperimentConfig(
+                name="evaluate", task="classification",
+                model=BackboneConfig(input_shape=tuple(model.input.shape[1:]),
+                                     num_classes=int(model.output.shape[-1])),
+                data=configs.DataConfig(dataset=FLAGS.dataset), train=configs.TrainConfig())
         if FLAGS.dataset:
             config.data.dataset = FLAGS.dataset
         if FLAGS.data_dir:
@@ -82,6 +89,7 @@ def main(argv):
 
 
 def run():
+    define_flags()
     app.run(main)
 
 

@@ -31,14 +31,18 @@ PAPER = {
 }
 TABLE3_MAX_BYTES = 400e3  # paper Table 3, MobileNetV2 column, "max 400K" (16-bit)
 
-flags.DEFINE_float("width_multiplier", 1.0, "Width multiplier alpha (> 0).")
-flags.DEFINE_string("resolution", "224", "Input size: N or HxW.")
-flags.DEFINE_integer("num_classes", 1000, "Classifier outputs.")
-flags.DEFINE_integer("output_stride", 32, "8, 16 or 32.")
-flags.DEFINE_integer("expansion_splits", 1, "Sec. 5.1 split evaluation of the bottlenecks.")
-flags.DEFINE_integer("activation_bytes", 2, "Bytes per activation for memory (paper: 16-bit).")
-flags.DEFINE_enum("atrous", "plain", analysis.ATROUS_CONVENTIONS, "Dilated-conv MAdds accounting.")
-flags.DEFINE_bool("json", False, "Print JSON instead of a markdown table.")
+def define_flags():
+    """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
+    flags.DEFINE_float("width_multiplier", 1.0, "Width multiplier alpha (> 0).")
+    flags.DEFINE_string("resolution", "224", "Input size: N or HxW.")
+    flags.DEFINE_integer("num_classes", 1000, "Classifier outputs.")
+    flags.DEFINE_integer("output_stride", 32, "8, 16 or 32.")
+    flags.DEFINE_integer("expansion_splits", 1, "Sec. 5.1 split evaluation of the bottlenecks.")
+    flags.DEFINE_integer("activation_bytes", 2, "Bytes per activation for memory (paper: 16-bit).")
+    flags.DEFINE_enum("atrous", "plain", analysis.ATROUS_CONVENTIONS, "Dilated-conv MAdds accounting.")
+    flags.DEFINE_bool("json", False, "Print JSON instead of a markdown table.")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -52,13 +56,13 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return (parts[0], parts[-1])
 
 
-def profile_classifier(width: float, height: int, width_px: int, **config) -> dict:
+def profile_classifier(width: float, height: int, width_px: int, activation_bytes: int = 2,
+                       atrous: str = "plain", **config) -> dict:
     """Profiles one classifier; returns a JSON-ready row with the paper's figures."""
     model = mobilenet_v2(BackboneConfig(width_multiplier=width, input_shape=(height, width_px, 3),
                                         **config))
     stem = model.get_layer("layer_1").output  # fused into the first block for Table 3
-    p = analysis.profile(model, activation_bytes=FLAGS.activation_bytes if FLAGS.is_parsed() else 2,
-                         atrous=FLAGS.atrous if FLAGS.is_parsed() else "plain",
+    p = analysis.profile(model, activation_bytes=activation_bytes, atrous=atrous,
                          internal_tensors=(stem,))
     row = {"model": f"MobileNetV2 {width:g}/{height}" + (f"x{width_px}" if width_px != height else ""),
            "width_multiplier": width, "input_size": [height, width_px], **p.to_dict()}
@@ -81,9 +85,9 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def grid_rows() -> list[dict]:
+def grid_rows(**options) -> list[dict]:
     points = [(w, r) for w in FIG5_WIDTHS for r in FIG5_RESOLUTIONS] + [(1.4, 224)]
-    return [profile_classifier(w, r, r) for w, r in points]
+    return [profile_classifier(w, r, r, **options) for w, r in points]
 
 
 def main(argv):
@@ -91,14 +95,15 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     single = any(FLAGS[name].present for name in
                  ("width_multiplier", "resolution", "num_classes", "output_stride", "expansion_splits"))
+    options = dict(activation_bytes=FLAGS.activation_bytes, atrous=FLAGS.atrous)
     try:
         if single:
             h, w = parse_resolution(FLAGS.resolution)
             rows = [profile_classifier(FLAGS.width_multiplier, h, w, num_classes=FLAGS.num_classes,
                                        output_stride=FLAGS.output_stride,
-                                       expansion_splits=FLAGS.expansion_splits)]
+                                       expansion_splits=FLAGS.expansion_splits, **options)]
         else:
-            rows = grid_rows()
+            rows = grid_rows(**options)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -113,6 +118,7 @@ def main(argv):
 
 
 def run():
+    define_flags()
     app.run(main)
 
 

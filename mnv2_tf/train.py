@@ -14,6 +14,7 @@ step (the input stream is deterministic and addressable).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from mnv2_tf import checkpointing, configs, distribute, optim
+from mnv2_tf.profile import parse_resolution
 from mnv2_tf.tasks import TASK_CLASSES
 
 _OVERRIDES = {  # flag -> (section, field)
@@ -39,29 +41,33 @@ _OVERRIDES = {  # flag -> (section, field)
     "init_imagenet": ("train", "init_imagenet"), "warmup_epochs": ("train", "warmup_epochs"),
 }
 
-flags.DEFINE_string("experiment", "shapes", f"Named experiment: {sorted(configs.EXPERIMENTS)}.")
-flags.DEFINE_string("model_dir", None, "Run directory (default workspace/runs/<experiment>).")
-flags.DEFINE_string("dataset", None, "TFDS name, e.g. imagenet2012, tf_flowers, mnv2_shapes/128.")
-flags.DEFINE_string("data_dir", None, "TFDS data_dir (default $MNV2_DATA_DIR or workspace/data).")
-flags.DEFINE_string("manual_dir", None, "Folder with manually downloaded archives.")
-flags.DEFINE_bool("download", None, "Allow TFDS to download a dataset (needs network).")
-flags.DEFINE_integer("seed", None, "Data order / augmentation seed.")
-flags.DEFINE_float("width_multiplier", None, "Width multiplier.")
-flags.DEFINE_string("resolution", None, "Input size: N or HxW.")
-flags.DEFINE_integer("num_classes", None, "Classifier outputs.")
-flags.DEFINE_float("dropout", None, "Dropout before the classifier.")
-flags.DEFINE_integer("output_stride", None, "8, 16 or 32.")
-flags.DEFINE_integer("batch_size", None, "Global batch size.")
-flags.DEFINE_integer("epochs", None, "Epochs.")
-flags.DEFINE_float("learning_rate", None, "Base learning rate (for learning_rate_batch_size).")
-flags.DEFINE_string("optimizer", None, f"One of {configs.OPTIMIZERS}.")
-flags.DEFINE_string("strategy", None, f"One of {configs.STRATEGIES}.")
-flags.DEFINE_integer("checkpoint_steps", None, "Checkpoint every N steps (and each epoch end).")
-flags.DEFINE_float("label_smoothing", None, "Label smoothing.")
-flags.DEFINE_float("ema_decay", None, "EMA of weights (e.g. 0.9999); 0 turns it off.")
-flags.DEFINE_bool("init_imagenet", None, "Start from cached keras.applications ImageNet weights.")
-flags.DEFINE_float("warmup_epochs", None, "Linear warm-up epochs.")
-flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+def define_flags():
+    """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
+    flags.DEFINE_string("experiment", "shapes", f"Named experiment: {sorted(configs.EXPERIMENTS)}.")
+    flags.DEFINE_string("model_dir", None, "Run directory (default workspace/runs/<experiment>).")
+    flags.DEFINE_string("dataset", None, "TFDS name, e.g. imagenet2012, tf_flowers, mnv2_shapes/128.")
+    flags.DEFINE_string("data_dir", None, "TFDS data_dir (default $MNV2_DATA_DIR or workspace/data).")
+    flags.DEFINE_string("manual_dir", None, "Folder with manually downloaded archives.")
+    flags.DEFINE_bool("download", None, "Allow TFDS to download a dataset (needs network).")
+    flags.DEFINE_integer("seed", None, "Data order / augmentation seed.")
+    flags.DEFINE_float("width_multiplier", None, "Width multiplier.")
+    flags.DEFINE_string("resolution", None, "Input size: N or HxW.")
+    flags.DEFINE_integer("num_classes", None, "Classifier outputs.")
+    flags.DEFINE_float("dropout", None, "Dropout before the classifier.")
+    flags.DEFINE_integer("output_stride", None, "8, 16 or 32.")
+    flags.DEFINE_integer("batch_size", None, "Global batch size.")
+    flags.DEFINE_integer("epochs", None, "Epochs.")
+    flags.DEFINE_float("learning_rate", None, "Base learning rate (for learning_rate_batch_size).")
+    flags.DEFINE_string("optimizer", None, f"One of {configs.OPTIMIZERS}.")
+    flags.DEFINE_string("strategy", None, f"One of {configs.STRATEGIES}.")
+    flags.DEFINE_integer("checkpoint_steps", None, "Checkpoint every N steps (and each epoch end).")
+    flags.DEFINE_float("label_smoothing", None, "Label smoothing.")
+    flags.DEFINE_float("ema_decay", None, "EMA of weights (e.g. 0.9999); 0 turns it off.")
+    flags.DEFINE_bool("init_imagenet", None, "Start from cached keras.applications ImageNet weights.")
+    flags.DEFINE_float("warmup_epochs", None, "Linear warm-up epochs.")
+    flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+
+
 FLAGS = flags.FLAGS
 # Evaluation datasets are finite with an unknown length (corrupt images may be
 # dropped); Keras warns when one ends. The training stream never ends.
@@ -79,9 +85,8 @@ def config_from_flags() -> configs.ExperimentConfig:
             value = None
         setattr(getattr(config, section), field, value)
     if FLAGS.resolution is not None:
-        from mnv2_tf.profile import parse_resolution
         config.model.input_shape = parse_resolution(FLAGS.resolution) + (3,)
-    config.model.__post_init__()  # re-validate the overridden model fields
+    config.model = dataclasses.replace(config.model)  # re-validates the overridden fields
     config.validate()
     return config
 
@@ -243,6 +248,7 @@ def main(argv):
 
 
 def run():
+    define_flags()
     app.run(main)
 
 
