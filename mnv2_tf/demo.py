@@ -14,7 +14,7 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 
 from mnv2_tf import configs, profile
 from mnv2_tf.evaluate import evaluate, load_run
@@ -64,6 +64,7 @@ def main(argv):
 
 def run():
     define_flags()
+    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
     app.run(main)
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 
 import keras
-from absl import app, flags
+from absl import app, flags, logging
 
 from mnv2_tf import configs
 from mnv2_tf.backbone import BackboneConfig
@@ -90,6 +90,7 @@ def main(argv):
 
 def run():
     define_flags()
+    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
     app.run(main)
 
 

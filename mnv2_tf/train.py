@@ -23,7 +23,7 @@ import warnings
 
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import app, flags, logging
 
 from mnv2_tf import checkpointing, configs, distribute, optim
 from mnv2_tf.profile import parse_resolution
@@ -249,6 +249,7 @@ def main(argv):
 
 def run():
     define_flags()
+    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
     app.run(main)
 
 
