@@ -14,9 +14,9 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags
 
-from mnv2_tf import configs, profile
+from mnv2_tf import cli, configs, profile
 from mnv2_tf.evaluate import evaluate, load_run
 from mnv2_tf.tasks import TASK_CLASSES
 from mnv2_tf.train import train
@@ -63,9 +63,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
-    app.run(main)
+    cli.run_tool(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ import os
 import sys
 
 import keras
-from absl import app, flags, logging
+from absl import flags
 
-from mnv2_tf import configs
+from mnv2_tf import cli, configs
 from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.tasks import TASK_CLASSES
 
@@ -89,9 +89,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
-    app.run(main)
+    cli.run_tool(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags
 
-from mnv2_tf import analysis
+from mnv2_tf import analysis, cli
 from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
 
 FIG5_WIDTHS = (0.35, 0.5, 0.75, 1.0)
@@ -118,8 +118,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    cli.run_tool(define_flags, main)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ import warnings
 
 import keras
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
-from mnv2_tf import checkpointing, configs, distribute, optim
+from mnv2_tf import checkpointing, cli, configs, distribute, optim
 from mnv2_tf.profile import parse_resolution
 from mnv2_tf.tasks import TASK_CLASSES
 
@@ -248,9 +248,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
-    app.run(main)
+    cli.run_tool(define_flags, main)
 
 
 if __name__ == "__main__":

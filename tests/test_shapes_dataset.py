@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 
 from mnv2_tf.data import shapes, tfds_io
@@ -33,7 +34,6 @@ def test_generation_is_deterministic_and_consistent():
 
 
 def test_unprepared_datasets_never_download(tmp_path):
-    import pytest
     with pytest.raises(tfds_io.DatasetError, match="--download"):
         tfds_io.get_builder("mnist", data_dir=str(tmp_path))
     with pytest.raises(tfds_io.DatasetError, match="ILSVRC2012_img_train.tar"):
