@@ -3,7 +3,8 @@ r"""The main job on the built-in dataset: `make demo`.
 1. profiles MobileNetV2 1.0/224 against the paper (params, MAdds, Table 3 memory);
 2. generates mnv2_shapes locally and trains the `shapes` experiment from scratch
    (resumes if interrupted: rerun `make demo`);
-3. evaluates on the held-out test split and classifies one test image.
+3. evaluates on the held-out test split and classifies one test image;
+4. exports float32 / float16 / int8 TFLite and verifies each against Keras.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import numpy as np
 from absl import flags
 
-from mnv2_tf import cli, configs, profile
+from mnv2_tf import cli, configs, export_tflite, profile, tflite
 from mnv2_tf.evaluate import evaluate, load_run
 from mnv2_tf.tasks import TASK_CLASSES
 from mnv2_tf.train import train
@@ -57,9 +58,15 @@ def main(argv):
     names = task.class_names
     print(f"One test image: true '{names[int(labels[0])]}', predicted '{names[int(np.argmax(probs))]}' "
           f"(p={probs.max():.3f})")
-    print(f"\nDone in {time.perf_counter() - start:.0f} s. Model: {os.path.join(model_dir, 'model.keras')}; "
+    export_dir = os.path.join(FLAGS.workspace, "export", config.name)
+    print(f"\n== TFLite export + verification against Keras (python -m mnv2_tf.export_tflite) ==", flush=True)
+    reports = export_tflite.export(model_dir, export_dir, tflite.QUANTIZATIONS)
+    print(export_tflite.table(reports))
+    print(f"\nDone in {time.perf_counter() - start:.0f} s. Exported models: {export_dir}; "
+          f"model: {os.path.join(model_dir, 'model.keras')}; "
           f"logs: {os.path.join(model_dir, 'logs')} (tensorboard --logdir {model_dir}/logs)")
-    return 0 if result["top1"] >= 0.95 else 1
+    passed = all(r["verification"]["passed"] for r in reports)
+    return 0 if result["top1"] >= 0.95 and passed else 1
 
 
 def run():

@@ -13,3 +13,15 @@ def data_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("tfds"))
     tfds_io.get_builder("mnv2_shapes/64", data_dir=path)
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_run(data_dir, tmp_path_factory):
+    """A run directory of the `smoke` experiment, trained once per test session."""
+    from mnv2_tf import configs
+    from mnv2_tf.train import train
+    config = configs.get_experiment("smoke")
+    config.data.data_dir = data_dir
+    run_dir = str(tmp_path_factory.mktemp("smoke_run"))
+    train(config, run_dir, verbose=0)
+    return run_dir
