@@ -103,12 +103,12 @@ class Throughput(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
+        self._last = time.perf_counter()  # before the epoch-end evaluation
 
     def on_epoch_end(self, epoch, logs=None):
-        rate = self._steps * self.batch_size / (time.perf_counter() - self._start)
-        skipped = self.decode_stats.skipped if self.decode_stats else 0
-        print(f"epoch {epoch + 1}: {rate:.1f} images/s (train + eval), corrupt images skipped: {skipped}",
-              flush=True)
+        rate = self._steps * self.batch_size / max(self._last - self._start, 1e-9)
+        print(f"epoch {epoch + 1}: training {rate:.1f} images/s, corrupt images skipped so far: "
+              f"{self.decode_stats.skipped}", flush=True)
 
 
 @contextlib.contextmanager
@@ -179,6 +179,8 @@ def train(config: configs.ExperimentConfig, model_dir: str, verbose: int = 1) ->
     steps, epochs = task.steps_per_epoch(), config.train.epochs
     _write_atomic(os.path.join(work_dir, "labels.txt"), "\n".join(task.class_names) + "\n")
 
+    keras.utils.set_random_seed(config.data.seed)  # the same initial weights on every worker and rerun,
+    tf.random.set_seed(None)  # but no TF global seed: the input pipeline seeds each epoch itself
     with strategy.scope():
         model = task.build_model()
         model.compile(optimizer=optim.make_optimizer(config.train, steps), loss=task.loss(),

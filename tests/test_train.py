@@ -153,3 +153,17 @@ def test_evaluate_rejects_missing_and_corrupt_models(tmp_path):
     bad.write_bytes(b"not a zip")
     out = _run([sys.executable, "-m", "mnv2_tf.evaluate", f"--model={bad}", "--dataset=x"])
     assert out.returncode == 2 and "not a readable Keras model" in out.stderr
+
+
+def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():
+    from mnv2_tf.train import _ema_not_finalized
+    model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
+    optimizer = keras.optimizers.Adam(use_ema=True)
+    optimizer.build(model.trainable_variables)
+    before = model.trainable_weights[0].numpy().copy()
+    model.trainable_weights[0].assign(before + 1.0)  # training moved on; the EMA copy did not
+    with _ema_not_finalized(optimizer):
+        optimizer.finalize_variable_values(model.trainable_weights)
+    np.testing.assert_array_equal(model.trainable_weights[0].numpy(), before + 1.0)
+    optimizer.finalize_variable_values(model.trainable_weights)  # the real one is back: EMA swapped in
+    assert not np.array_equal(model.trainable_weights[0].numpy(), before + 1.0)
