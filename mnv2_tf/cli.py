@@ -1,4 +1,4 @@
-"""What every command-line tool does before its main: flags, quiet logging, absl's runner."""
+"""What the command-line tools share: the runner (flags, quiet logging, absl) and argument parsing."""
 
 from absl import app, logging
 
@@ -7,3 +7,13 @@ def run_tool(define_flags, main) -> None:
     define_flags()
     logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens
     app.run(main)
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(p) for p in str(text).lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise ValueError(f"resolution must be N or HxW, got {text!r}")
+    return (parts[0], parts[-1])

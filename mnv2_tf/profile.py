@@ -16,6 +16,7 @@ import sys
 from absl import app, flags
 
 from mnv2_tf import analysis, cli
+from mnv2_tf.cli import parse_resolution
 from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
 
 FIG5_WIDTHS = (0.35, 0.5, 0.75, 1.0)
@@ -44,16 +45,6 @@ def define_flags():
 
 
 FLAGS = flags.FLAGS
-
-
-def parse_resolution(text: str) -> tuple[int, int]:
-    try:
-        parts = [int(p) for p in str(text).lower().split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2):
-        raise ValueError(f"resolution must be N or HxW, got {text!r}")
-    return (parts[0], parts[-1])
 
 
 def profile_classifier(width: float, height: int, width_px: int, activation_bytes: int = 2,

@@ -26,7 +26,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from mnv2_tf import checkpointing, cli, configs, distribute, optim
-from mnv2_tf.profile import parse_resolution
+from mnv2_tf.cli import parse_resolution
 from mnv2_tf.tasks import TASK_CLASSES
 
 _OVERRIDES = {  # flag -> (section, field)
@@ -140,6 +140,13 @@ def _build_before_fit(model: keras.Model, dataset) -> None:
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
+def _shard_by_data() -> tf.data.Options:
+    """Multi-worker sharding by element: our streams are not file-shardable."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
 def _jit_compile(setting: str) -> bool:
     if setting == "auto":
         return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
@@ -186,7 +193,8 @@ def train(config: configs.ExperimentConfig, model_dir: str, verbose: int = 1) ->
         model.compile(optimizer=optim.make_optimizer(config.train, steps), loss=task.loss(),
                       metrics=task.metrics(), steps_per_execution=config.train.steps_per_execution,
                       jit_compile=_jit_compile(config.train.jit_compile))
-        _build_before_fit(model, task.eval_dataset())
+        eval_ds = task.eval_dataset().with_options(_shard_by_data())
+        _build_before_fit(model, eval_ds)
         ckpt_dir = os.path.join(work_dir, "checkpoints")
         step = checkpointing.restore_latest(model, ckpt_dir) or 0
     total = steps * epochs
@@ -201,9 +209,7 @@ def train(config: configs.ExperimentConfig, model_dir: str, verbose: int = 1) ->
                  Throughput(config.train.batch_size, task.decode_stats)]
     if model.optimizer.use_ema:
         callbacks.append(keras.callbacks.SwapEMAWeights())
-    shard = tf.data.Options()
-    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    eval_ds = task.eval_dataset().with_options(shard)
+    shard = _shard_by_data()
     fit = dict(callbacks=callbacks, validation_data=eval_ds, verbose=verbose)
     epoch, batch = divmod(step, steps)
     if step < total and batch:

@@ -6,7 +6,8 @@ import pytest
 
 from mnv2_tf import analysis
 from mnv2_tf.backbone import mobilenet_v2
-from mnv2_tf.profile import parse_resolution, profile_classifier
+from mnv2_tf.cli import parse_resolution
+from mnv2_tf.profile import profile_classifier
 
 
 def test_table4_mobilenet_v2_1_0_224():
