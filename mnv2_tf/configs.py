@@ -12,8 +12,10 @@ from typing import Optional
 
 from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.data.tfds_io import DEFAULT_DATASET
+from mnv2_tf.detection.model import SSDLiteConfig
 
-TASKS = ("classification",)
+HEADS = {"classification": None, "detection": SSDLiteConfig}  # task -> head config class
+TASKS = tuple(HEADS)
 OPTIMIZERS = ("rmsprop", "momentum", "adam")
 SCHEDULES = ("exponential", "cosine", "poly", "constant")
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
@@ -69,6 +71,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     strategy: str = "one_device"
     init_imagenet: bool = False
+    init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its backbone is copied
     steps_per_execution: int = 1
     jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
 
@@ -80,10 +83,12 @@ class ExperimentConfig:
     model: BackboneConfig
     data: DataConfig
     train: TrainConfig
+    head: object = None  # the task's head config (HEADS); None for classification
     description: str = ""
 
     def to_dict(self) -> dict:
         return {"name": self.name, "task": self.task, "model": self.model.to_dict(),
+                "head": self.head.to_dict() if self.head is not None else None,
                 "data": dataclasses.asdict(self.data), "train": dataclasses.asdict(self.train),
                 "description": self.description}
 
@@ -91,8 +96,10 @@ class ExperimentConfig:
     def from_dict(cls, d: dict) -> "ExperimentConfig":
         data = dict(d["data"])
         data["crop_area"] = tuple(data["crop_area"])
+        head_class = HEADS.get(d["task"])
+        head = head_class(**d["head"]) if head_class and d.get("head") else None
         return cls(name=d["name"], task=d["task"], model=BackboneConfig.from_dict(d["model"]),
-                   data=DataConfig(**data), train=TrainConfig(**d["train"]),
+                   data=DataConfig(**data), train=TrainConfig(**d["train"]), head=head,
                    description=d.get("description", ""))
 
     def to_json(self) -> str:
@@ -115,6 +122,9 @@ class ExperimentConfig:
                    f"crop_area must be 0 < min <= max <= 1, got {self.data.crop_area}"),
                   (0 < self.data.eval_crop_fraction <= 1,
                    f"eval_crop_fraction must be in (0, 1], got {self.data.eval_crop_fraction}")]
+        head_class = HEADS.get(self.task)
+        checks.append((head_class is None or isinstance(self.head, head_class),
+                       f"task {self.task!r} needs a {getattr(head_class, '__name__', '')} head config"))
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
@@ -133,7 +143,7 @@ def _imagenet(name: str, width: float, description: str) -> ExperimentConfig:
         description=description)
 
 
-EXPERIMENTS = {
+CLASSIFICATION = {
     "imagenet_1.0_224": lambda: _imagenet(
         "imagenet_1.0_224", 1.0,
         "Paper Table 4, MobileNetV2 (224): 72.0% top-1, 300M MAdds, 3.4M params. Paper recipe: "
@@ -173,7 +183,69 @@ EXPERIMENTS = {
 }
 
 
-def get_experiment(name: str) -> ExperimentConfig:
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
-    return EXPERIMENTS[name]()
+def _detection(name, backbone, head, data, train, description) -> ExperimentConfig:
+    return ExperimentConfig(name=name, task="detection", model=backbone, head=head, data=data,
+                            train=train, description=description)
+
+
+DETECTION = {
+    "coco": lambda: _detection(
+        "coco", BackboneConfig(input_shape=(320, 320, 3), include_top=False, bn_momentum=0.9997),
+        SSDLiteConfig(num_classes=80),
+        DataConfig(dataset="coco/2017", eval_split="validation", shuffle_buffer=2048),
+        TrainConfig(epochs=41, batch_size=24, optimizer="rmsprop", learning_rate=0.004,
+                    learning_rate_batch_size=24, lr_schedule="exponential", lr_decay_rate=0.95,
+                    lr_decay_epochs=162.5, rmsprop_rho=0.9, momentum=0.9, rmsprop_epsilon=1.0,
+                    ema_decay=0.9999, checkpoint_steps=2000, init_imagenet=True),
+        "Paper Table 6, MNV2 + SSDLite at 320x320 on COCO: 22.1 mAP, 4.3M params, 0.8B MAdds. "
+        "Reference TF1 ssdlite_mobilenet_v2_coco recipe: RMSProp (decay 0.9, momentum 0.9, eps 1.0), "
+        "lr 0.004 for batch 24 decayed x0.95 every 800,720 steps (= 162.5 COCO epochs), 200k steps "
+        "(41 epochs), EMA 0.9999, BN decay 0.9997, L2 4e-5, SSD random crop + flip, backbone from "
+        "ImageNet (cached keras.applications weights; or --init_checkpoint=<our classifier run>)."),
+    "voc": lambda: _detection(
+        "voc", BackboneConfig(input_shape=(320, 320, 3), include_top=False, bn_momentum=0.9997),
+        SSDLiteConfig(num_classes=20),
+        DataConfig(dataset="voc/2007", train_split="train+validation", eval_split="test",
+                   shuffle_buffer=2048),
+        TrainConfig(epochs=200, batch_size=24, optimizer="rmsprop", learning_rate=0.004,
+                    learning_rate_batch_size=24, lr_schedule="exponential", lr_decay_rate=0.95,
+                    lr_decay_epochs=50.0, ema_decay=0.9999, checkpoint_steps=2000, init_imagenet=True),
+        "SSDLite on PASCAL VOC 2007 trainval -> test (not a paper table; the COCO recipe, "
+        "20 classes, difficult boxes ignored in evaluation)."),
+    "shapes": lambda: _detection(
+        "shapes", BackboneConfig(width_multiplier=0.5, input_shape=(128, 128, 3), include_top=False,
+                                 bn_momentum=0.9, weight_decay=0.0),
+        SSDLiteConfig(num_classes=6, bn_momentum=0.9, weight_decay=0.0),
+        DataConfig(dataset=DEFAULT_DATASET, shuffle_buffer=3000),
+        TrainConfig(epochs=12, batch_size=32, optimizer="adam", learning_rate=0.004,
+                    learning_rate_batch_size=32, lr_schedule="cosine", warmup_epochs=1.0,
+                    checkpoint_steps=200),
+        "The built-in detection demo: SSDLite on MobileNetV2 0.5 at 128x128 from scratch on "
+        "mnv2_shapes/128, Adam + cosine, BN momentum 0.9. Command: make demo TASK=detection."),
+    "smoke": lambda: _detection(
+        "smoke", BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), include_top=False,
+                                bn_momentum=0.9),
+        SSDLiteConfig(num_classes=6, bn_momentum=0.9),
+        DataConfig(dataset="mnv2_shapes/64", shuffle_buffer=256),
+        TrainConfig(epochs=2, batch_size=16, optimizer="adam", learning_rate=0.002,
+                    learning_rate_batch_size=16, lr_schedule="constant", checkpoint_steps=4),
+        "Seconds-long detection run for tests: 2 epochs on mnv2_shapes/64."),
+}
+
+EXPERIMENTS = {"classification": CLASSIFICATION, "detection": DETECTION}
+
+
+def default_run_dir(config: ExperimentConfig, workspace: str = "workspace") -> str:
+    """workspace/runs/<name> for classification, workspace/runs/<task>/<name> for the others."""
+    import os
+
+    parts = [config.name] if config.task == "classification" else [config.task, config.name]
+    return os.path.join(workspace, "runs", *parts)
+
+
+def get_experiment(name: str, task: str = "classification") -> ExperimentConfig:
+    if task not in EXPERIMENTS:
+        raise ValueError(f"unknown task {task!r}; choose from {sorted(EXPERIMENTS)}")
+    if name not in EXPERIMENTS[task]:
+        raise ValueError(f"unknown {task} experiment {name!r}; choose from {sorted(EXPERIMENTS[task])}")
+    return EXPERIMENTS[task][name]()

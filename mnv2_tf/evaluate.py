@@ -2,6 +2,7 @@ r"""Evaluates a trained model on any split; prints JSON.
 
   python -m mnv2_tf.evaluate --model=workspace/runs/shapes --split=test
   python -m mnv2_tf.evaluate --model=model.keras --dataset=imagenet2012 --split=validation
+  python -m mnv2_tf.evaluate --task=detection --model=workspace/runs/detection/shapes  # COCO mAP
 
 `--model` is a run directory (its config.json gives dataset and preprocessing)
 or a `.keras` file (then `--dataset` is needed; the resolution is the model's).
@@ -24,6 +25,8 @@ def define_flags():
     """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
     flags.DEFINE_string("model", None, "Run directory or .keras file.", required=True)
     flags.DEFINE_string("split", "test", "Split to evaluate.")
+    flags.DEFINE_enum("task", "classification", configs.TASKS,
+                      "Task of a bare .keras file (a run directory records its own; a mismatch is an error).")
     flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
@@ -56,12 +59,13 @@ def load_run(path: str) -> tuple[keras.Model, configs.ExperimentConfig | None]:
 
 def evaluate(model: keras.Model, config: configs.ExperimentConfig, split: str, batch_size: int) -> dict:
     task = TASK_CLASSES[config.task](config)
-    if task.name == "classification" and len(model.output.shape) != 2:
-        raise ModelFileError(f"the model outputs {model.output.shape}, not classification logits")
+    try:
+        task.check_model(model)
+    except ValueError as e:
+        raise ModelFileError(str(e)) from None
     model.compile(loss=task.loss(), metrics=task.metrics())
-    result = model.evaluate(task.eval_dataset(split, batch_size), verbose=0, return_dict=True)
-    out = {k: float(v) for k, v in result.items()}
-    out.update(dataset=config.data.dataset, split=split, corrupt_images_skipped=task.decode_stats.skipped)
+    out = task.evaluate(model, split, batch_size)
+    out.update(task=config.task, dataset=config.data.dataset, split=split, corrupt_images_skipped=task.decode_stats.skipped)
     return out
 
 
@@ -72,11 +76,16 @@ def main(argv):
         if config is None:
             if not FLAGS.dataset:
                 raise ModelFileError("a bare .keras file needs --dataset")
+            if FLAGS.task != "classification":
+                raise ModelFileError(f"evaluating a {FLAGS.task} model needs its run directory "
+                                     "(config.json gives the head, anchors and classes), not a bare .keras file")
             config = configs.ExperimentConfig(
                 name="evaluate", task="classification",
                 model=BackboneConfig(input_shape=tuple(model.input.shape[1:]),
                                      num_classes=int(model.output.shape[-1])),
                 data=configs.DataConfig(dataset=FLAGS.dataset), train=configs.TrainConfig())
+        elif FLAGS["task"].present and FLAGS.task != config.task:
+            raise ModelFileError(f"{FLAGS.model} is a {config.task} run, not {FLAGS.task}")
         if FLAGS.dataset:
             config.data.dataset = FLAGS.dataset
         if FLAGS.data_dir:

@@ -8,11 +8,12 @@ downloads, so it cannot hang offline.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
 
-from mnv2_tf.backbone import BackboneConfig, _plan
+from mnv2_tf.backbone import BackboneConfig, _plan, endpoint_specs
 
 IMAGENET_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 IMAGENET_RESOLUTIONS = (96, 128, 160, 192, 224)
@@ -115,3 +116,28 @@ def load_imagenet_weights(model: keras.Model, config: BackboneConfig) -> str:
     source = keras_applications_model(ref_config, weights=path)
     copy_keras_applications_weights(source, model, config, skip_logits=not want_top)
     return path
+
+
+def copy_backbone_weights(source: keras.Model, target: keras.Model, config: BackboneConfig) -> int:
+    """Copies the backbone layers (layer_1 ... layer_19) of one of our models into another.
+
+    E.g. a trained classifier into a detector or segmenter of the same width.
+    Layers the target lacks (DeepLab has no layer_19) are skipped. Returns the count.
+    """
+    names = [k for k in endpoint_specs(dataclasses.replace(config, include_last_conv=True))
+             if k.startswith("layer_") and "/" not in k]
+    target_names = {layer.name for layer in target.layers}
+    copied = 0
+    for name in names:
+        if name not in target_names:
+            continue
+        try:
+            src = source.get_layer(name)
+        except ValueError:
+            raise ValueError(f"the source model has no backbone layer {name}; is it one of ours?") from None
+        dst = target.get_layer(name)
+        if [w.shape for w in src.weights] != [w.shape for w in dst.weights]:
+            raise ValueError(f"backbone shapes differ at {name}: build with the source's width multiplier")
+        dst.set_weights(src.get_weights())
+        copied += 1
+    return copied

@@ -39,11 +39,15 @@ _OVERRIDES = {  # flag -> (section, field)
     "strategy": ("train", "strategy"), "checkpoint_steps": ("train", "checkpoint_steps"),
     "label_smoothing": ("train", "label_smoothing"), "ema_decay": ("train", "ema_decay"),
     "init_imagenet": ("train", "init_imagenet"), "warmup_epochs": ("train", "warmup_epochs"),
+    "init_checkpoint": ("train", "init_checkpoint"),
 }
 
 def define_flags():
     """Defines this tool's flags (only when it runs as a program, so modules import freely)."""
-    flags.DEFINE_string("experiment", "shapes", f"Named experiment: {sorted(configs.EXPERIMENTS)}.")
+    flags.DEFINE_enum("task", "classification", configs.TASKS, "Task; picks the experiment family.")
+    flags.DEFINE_string("experiment", "shapes", "Named experiment of the task: " + "; ".join(
+        f"{task}: {', '.join(sorted(names))}" for task, names in configs.EXPERIMENTS.items()) + ".")
+    flags.DEFINE_string("init_checkpoint", None, "Run dir or .keras file of ours whose backbone starts this run.")
     flags.DEFINE_string("model_dir", None, "Run directory (default workspace/runs/<experiment>).")
     flags.DEFINE_string("dataset", None, "TFDS name, e.g. imagenet2012, tf_flowers, mnv2_shapes/128.")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default $MNV2_DATA_DIR or workspace/data).")
@@ -76,17 +80,21 @@ warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
 
 
 def config_from_flags() -> configs.ExperimentConfig:
-    config = configs.get_experiment(FLAGS.experiment)
+    config = configs.get_experiment(FLAGS.experiment, FLAGS.task)
     for flag, (section, field) in _OVERRIDES.items():
         value = FLAGS[flag].value
         if value is None:
             continue
+        if flag == "num_classes" and config.head is not None:
+            section = "head"
         if flag == "ema_decay" and value == 0:
             value = None
         setattr(getattr(config, section), field, value)
     if FLAGS.resolution is not None:
         config.model.input_shape = parse_resolution(FLAGS.resolution) + (3,)
     config.model = dataclasses.replace(config.model)  # re-validates the overridden fields
+    if config.head is not None:
+        config.head = dataclasses.replace(config.head)
     config.validate()
     return config
 
@@ -223,7 +231,7 @@ def train(config: configs.ExperimentConfig, model_dir: str, verbose: int = 1) ->
     elif model.optimizer.use_ema:  # restored a finished run: use the averaged weights
         model.optimizer.finalize_variable_values(model.trainable_weights)
 
-    metrics = {k: float(v) for k, v in model.evaluate(eval_ds, verbose=0, return_dict=True).items()}
+    metrics = task.evaluate(model, config.data.eval_split, config.train.batch_size)
     metrics.update(step=checkpointing.global_step(model), split=config.data.eval_split,
                    corrupt_images_skipped=task.decode_stats.skipped)
     final = os.path.join(work_dir, "model.keras")  # non-chief workers write under workers/
@@ -238,7 +246,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         config = config_from_flags()
-        model_dir = FLAGS.model_dir or os.path.join("workspace", "runs", config.name)
+        model_dir = FLAGS.model_dir or configs.default_run_dir(config)
         start = time.perf_counter()
         metrics = train(config, model_dir, verbose=FLAGS.verbose)
     except checkpointing.NaNLossError as e:

@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import keras
 
-from mnv2_tf import optim, pretrained
+from mnv2_tf import optim
 from mnv2_tf.backbone import mobilenet_v2
-from mnv2_tf.configs import ExperimentConfig
 from mnv2_tf.data import classification as data
-from mnv2_tf.data import tfds_io
+from mnv2_tf.tasks.base import Task
 
 
-class ClassificationTask:
-    """Everything train.py and evaluate.py need that depends on the task."""
-
+class ClassificationTask(Task):
     name = "classification"
 
-    def __init__(self, config: ExperimentConfig):
-        self.config = config
-        d = config.data
-        self.builder = tfds_io.get_builder(d.dataset, d.data_dir, d.manual_dir, d.download)
+    def __init__(self, config):
+        super().__init__(config)
         info = self.builder.info
         image_key, label_key = info.supervised_keys or ("image", "label")
         self._keys = dict(image_key=image_key, label_key=label_key)
-        for split in (d.train_split, d.eval_split):
-            if split not in info.splits:
-                raise ValueError(f"{d.dataset} has no split {split!r}; it has {sorted(info.splits)}")
         classes = info.features[label_key].num_classes
         if config.model.num_classes != classes:
-            raise ValueError(f"model.num_classes={config.model.num_classes} but {d.dataset} has "
+            raise ValueError(f"model.num_classes={config.model.num_classes} but {config.data.dataset} has "
                              f"{classes} classes; pass --num_classes={classes}")
-        self.decode_stats = data.DecodeStats()
 
     def source(self, split: str) -> data.ClassificationSource:
         return data.ClassificationSource(self.builder, split, **self._keys)
@@ -39,23 +30,12 @@ class ClassificationTask:
     def class_names(self) -> list[str]:
         return self.source(self.config.data.train_split).class_names
 
-    @property
-    def resolution(self) -> tuple[int, int]:
-        return tuple(self.config.model.input_shape[:2])
-
-    def steps_per_epoch(self) -> int:
-        n = self.source(self.config.data.train_split).num_examples
-        steps = n // self.config.train.batch_size
-        if steps < 1:
-            raise ValueError(f"batch_size {self.config.train.batch_size} exceeds the {n} training examples")
-        return steps
-
     def build_model(self) -> keras.Model:
-        model = mobilenet_v2(self.config.model)
-        if self.config.train.init_imagenet:
-            path = pretrained.load_imagenet_weights(model, self.config.model)
-            print(f"initialised from ImageNet weights {path}")
-        return model
+        return self.initialise(mobilenet_v2(self.config.model))
+
+    def check_model(self, model: keras.Model) -> None:
+        if len(model.output.shape) != 2:
+            raise ValueError(f"the model outputs {model.output.shape}, not classification logits")
 
     def loss(self) -> keras.losses.Loss:
         return optim.SparseSmoothedCrossEntropy(self.config.model.num_classes,

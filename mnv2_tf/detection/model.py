@@ -1,0 +1,126 @@
+"""SSDLite on MobileNetV2 (paper Sec. 6.2, Fig. 5 / Tables 5-6) as the released config builds it.
+
+Feature maps: `layer_15/expansion_output` (stride 16) and `layer_19` (stride 32)
+from the backbone's endpoints, then four extra layers (depth 512/256/256/128 x
+width, min 16): 1x1 to half depth, 3x3 stride 2 (depthwise + 1x1 in SSDLite,
+regular in SSD), each with BN + ReLU6. Per map a box and a class predictor:
+3x3 depthwise + BN + ReLU6 then 1x1 with bias (SSDLite), or one regular 3x3
+conv with bias (SSD, `separable=False`, Table 5's comparison).
+
+The model maps images in [-1, 1] to one tensor [B, N, 4 + num_classes + 1]:
+box encodings (ty, tx, th, tw) then class logits with background in slot 0,
+for the N anchors of `anchors.generate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from mnv2_tf import defaults
+from mnv2_tf.backbone import BackboneConfig, backbone_features
+from mnv2_tf.detection import anchors as anchor_lib
+from mnv2_tf.layers import ConvBN
+
+TAPS = ("layer_15/expansion_output", "layer_19")
+MIN_DEPTH = 16
+
+
+@dataclasses.dataclass
+class SSDLiteConfig:
+    """The detection head and its targets/post-processing (reference: TF1 SSDLite config).
+
+    num_classes: real classes; the class predictor has num_classes + 1 slots.
+    separable: SSDLite (True) or the regular-conv SSD head (Table 5).
+    init_stddev / bn_momentum / weight_decay: truncated normal 0.03, BN decay
+      0.9997 (TF1 config), L2 4e-5 (TF convention).
+    box_scales: faster_rcnn box coder scales (y, x, h, w).
+    matched_threshold: argmax matcher IoU (each ground truth also forced to its best anchor).
+    negatives_per_positive / min_negatives: hard example mining.
+    nms_iou / max_detections / score_threshold: post-processing.
+    """
+
+    num_classes: int = 80
+    separable: bool = True
+    extra_depths: tuple = (512, 256, 256, 128)
+    anchors: anchor_lib.AnchorConfig = anchor_lib.AnchorConfig()
+    init_stddev: float = 0.03
+    bn_momentum: float = 0.9997
+    weight_decay: float = defaults.WEIGHT_DECAY
+    box_scales: tuple = (10.0, 10.0, 5.0, 5.0)
+    matched_threshold: float = 0.5
+    negatives_per_positive: int = 3
+    min_negatives: int = 3
+    nms_iou: float = 0.6
+    max_detections: int = 100
+    score_threshold: float = 1e-8
+
+    def __post_init__(self):
+        if isinstance(self.anchors, dict):
+            self.anchors = anchor_lib.AnchorConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                      for k, v in self.anchors.items()})
+        self.extra_depths, self.box_scales = tuple(self.extra_depths), tuple(self.box_scales)
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {self.num_classes!r}")
+        if len(self.extra_depths) + len(TAPS) != self.anchors.num_layers:
+            raise ValueError(f"{len(TAPS)} backbone maps + {len(self.extra_depths)} extra layers must "
+                             f"equal anchors.num_layers={self.anchors.num_layers}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check_input_size(shape) -> tuple[int, int]:
+    h, w = shape[:2]
+    if h is None or w is None or h % 32 or w % 32:
+        raise ValueError(f"SSDLite needs a fixed input size that is a multiple of 32, got {h}x{w}")
+    return h, w
+
+
+def _predictor(x, outputs: int, head: SSDLiteConfig, name: str):
+    bias = dict(kernel_initializer=defaults.kernel_initializer(head.init_stddev),
+                kernel_regularizer=defaults.kernel_regularizer(head.weight_decay))
+    if head.separable:
+        x = ConvBN(kernel_size=3, depthwise=True, bn_momentum=head.bn_momentum,
+                   weight_decay=head.weight_decay, name=f"{name}_depthwise")(x)
+        return keras.layers.Conv2D(outputs, 1, name=name, **bias)(x)
+    return keras.layers.Conv2D(outputs, 3, padding="same", name=name, **bias)(x)
+
+
+def _extra_layer(x, depth: int, head: SSDLiteConfig, name: str):
+    common = dict(bn_momentum=head.bn_momentum, weight_decay=head.weight_decay)
+    x = ConvBN(depth // 2, 1, name=f"{name}_1x1", **common)(x)
+    if head.separable:
+        x = ConvBN(kernel_size=3, strides=2, depthwise=True, name=f"{name}_depthwise", **common)(x)
+        return ConvBN(depth, 1, name=f"{name}_pointwise", **common)(x)
+    return ConvBN(depth, 3, strides=2, name=f"{name}_3x3", **common)(x)
+
+
+def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
+    """Builds the detector: images [B, H, W, 3] in [-1, 1] -> [B, N, 4 + num_classes + 1]."""
+    backbone = dataclasses.replace(backbone, include_top=False, include_last_conv=True)
+    check_input_size(backbone.input_shape)
+    inputs = keras.Input(backbone.input_shape, name="image")
+    features = backbone_features(inputs, backbone, TAPS)
+    maps = [features[t] for t in TAPS]
+    x = maps[-1]
+    for i, depth in enumerate(head.extra_depths):
+        x = _extra_layer(x, max(int(depth * backbone.width_multiplier), MIN_DEPTH), head, f"extra_{i + 1}")
+        maps.append(x)
+    boxes, classes = [], []
+    for i, (fmap, per_location) in enumerate(zip(maps, head.anchors.anchors_per_location())):
+        b = _predictor(fmap, per_location * 4, head, f"box_{i}")
+        c = _predictor(fmap, per_location * (head.num_classes + 1), head, f"class_{i}")
+        boxes.append(keras.layers.Reshape((-1, 4), name=f"box_{i}_flat")(b))
+        classes.append(keras.layers.Reshape((-1, head.num_classes + 1), name=f"class_{i}_flat")(c))
+    box = keras.layers.Concatenate(axis=1, name="box_encodings")(boxes)
+    cls = keras.layers.Concatenate(axis=1, name="class_logits")(classes)
+    out = keras.layers.Concatenate(axis=-1, name="predictions")([box, cls])
+    h, w, _ = backbone.input_shape
+    kind = "ssdlite" if head.separable else "ssd"
+    return keras.Model(inputs, out, name=f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"))
+
+
+def num_anchors(model: keras.Model) -> int:
+    return int(model.output.shape[1])
