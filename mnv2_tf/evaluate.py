@@ -3,6 +3,7 @@ r"""Evaluates a trained model on any split; prints JSON.
   python -m mnv2_tf.evaluate --model=workspace/runs/shapes --split=test
   python -m mnv2_tf.evaluate --model=model.keras --dataset=imagenet2012 --split=validation
   python -m mnv2_tf.evaluate --task=detection --model=workspace/runs/detection/shapes  # COCO mAP
+  python -m mnv2_tf.evaluate --task=segmentation --model=workspace/runs/segmentation/shapes --multi_scale
 
 `--model` is a run directory (its config.json gives dataset and preprocessing)
 or a `.keras` file (then `--dataset` is needed; the resolution is the model's).
@@ -30,6 +31,7 @@ def define_flags():
     flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
+    flags.DEFINE_bool("multi_scale", False, "Segmentation: multi-scale + flip inference (paper's MF).")
 
 
 FLAGS = flags.FLAGS
@@ -57,14 +59,19 @@ def load_run(path: str) -> tuple[keras.Model, configs.ExperimentConfig | None]:
     return model, config
 
 
-def evaluate(model: keras.Model, config: configs.ExperimentConfig, split: str, batch_size: int) -> dict:
+def evaluate(model: keras.Model, config: configs.ExperimentConfig, split: str, batch_size: int,
+             multi_scale: bool = False) -> dict:
+    """Task metrics of `model` on `split`; `multi_scale`: the paper's MF inference (segmentation)."""
     task = TASK_CLASSES[config.task](config)
     try:
         task.check_model(model)
     except ValueError as e:
         raise ModelFileError(str(e)) from None
     model.compile(loss=task.loss(), metrics=task.metrics())
-    out = task.evaluate(model, split, batch_size)
+    if multi_scale and task.name != "segmentation":
+        raise ValueError("--multi_scale applies to segmentation models only")
+    options = dict(multi_scale=True) if multi_scale else {}
+    out = task.evaluate(model, split, batch_size, **options)
     out.update(task=config.task, dataset=config.data.dataset, split=split, corrupt_images_skipped=task.decode_stats.skipped)
     return out
 
@@ -90,7 +97,7 @@ def main(argv):
             config.data.dataset = FLAGS.dataset
         if FLAGS.data_dir:
             config.data.data_dir = FLAGS.data_dir
-        print(json.dumps(evaluate(model, config, FLAGS.split, FLAGS.batch_size), indent=1))
+        print(json.dumps(evaluate(model, config, FLAGS.split, FLAGS.batch_size, FLAGS.multi_scale), indent=1))
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ r"""Profiles MobileNetV2 models: parameters, multiply-adds, activation memory.
   python -m mnv2_tf.profile                              # Figure 5 grid + 1.4/224
   python -m mnv2_tf.profile --width_multiplier=1.0 --resolution=224 --json
   python -m mnv2_tf.profile --task=detection             # Tables 5 and 6 (SSDLite, 320, 80 classes)
+  python -m mnv2_tf.profile --task=segmentation          # Table 7 (Mobile DeepLabv3, 513)
 
 Numbers are counted from the built Keras graph (see `analysis`) and printed next
 to the paper's where the paper gives one, with a note where the paper's figure
@@ -42,8 +43,10 @@ def define_flags():
     flags.DEFINE_integer("expansion_splits", 1, "Sec. 5.1 split evaluation of the bottlenecks.")
     flags.DEFINE_integer("activation_bytes", 2, "Bytes per activation for memory (paper: 16-bit).")
     flags.DEFINE_enum("atrous", "plain", analysis.ATROUS_CONVENTIONS, "Dilated-conv MAdds accounting.")
-    flags.DEFINE_enum("task", "classification", ["classification", "detection"],
-                      "detection: SSDLite/SSD (Tables 5-6) at --resolution (default 320) with --num_classes (default 80).")
+    flags.DEFINE_enum("task", "classification", ["classification", "detection", "segmentation"],
+                      "detection: SSDLite/SSD (Tables 5-6) at --resolution (default 320) with --num_classes "
+                      "(default 80); segmentation: Mobile DeepLabv3 (Table 7) at --resolution (default 513), "
+                      "--atrous (default tf1 here).")
     flags.DEFINE_bool("json", False, "Print JSON instead of a markdown table.")
 
 
@@ -91,10 +94,15 @@ def main(argv):
                  ("width_multiplier", "resolution", "num_classes", "output_stride", "expansion_splits"))
     options = dict(activation_bytes=FLAGS.activation_bytes, atrous=FLAGS.atrous)
     try:
-        if FLAGS.task != "classification":
+        if FLAGS.task == "detection":
             size = parse_resolution(FLAGS.resolution)[0] if FLAGS["resolution"].present else 320
             classes = FLAGS.num_classes if FLAGS["num_classes"].present else 80
             rows = profile_heads.detection_rows(FLAGS.width_multiplier, size, classes)
+        elif FLAGS.task == "segmentation":
+            size = parse_resolution(FLAGS.resolution)[0] if FLAGS["resolution"].present else 513
+            atrous = FLAGS.atrous if FLAGS["atrous"].present else "tf1"
+            rows = profile_heads.segmentation_rows(FLAGS.width_multiplier, size, atrous)
+        if FLAGS.task != "classification":
             print(json.dumps(rows, indent=1) if FLAGS.json else profile_heads.markdown(rows))
             return 0
         if single:

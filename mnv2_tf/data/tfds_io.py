@@ -14,12 +14,14 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mnv2_tf.data import shapes  # noqa: F401  (registers the mnv2_shapes builder)
+from mnv2_tf.data import shapes, voc_segmentation  # noqa: F401  (register our builders)
 
 DEFAULT_DATASET = "mnv2_shapes/128"
-# Files a manual dataset needs in manual_dir (TFDS names them in its instructions).
+# Files a manual dataset needs in manual_dir (TFDS names them in its instructions);
+# a tuple lists alternatives (an archive or its extracted folder).
 MANUAL_FILES = {
     "imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"),
+    "voc_segmentation": (("VOCtrainval_11-May-2012.tar", "VOCdevkit"),),
 }
 
 
@@ -48,11 +50,13 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
         return builder
     if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
         manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")
-        missing = [f for f in MANUAL_FILES.get(base, ()) if not tf.io.gfile.exists(os.path.join(manual_dir, f))]
+        needs = [(f,) if isinstance(f, str) else f for f in MANUAL_FILES.get(base, ())]
+        missing = [" or ".join(alternatives) for alternatives in needs
+                   if not any(tf.io.gfile.exists(os.path.join(manual_dir, f)) for f in alternatives)]
         if missing or not tf.io.gfile.exists(manual_dir):
             raise DatasetError(
                 f"{name} is not prepared in {data_dir} and needs files you download by hand: "
-                f"missing {', '.join(os.path.join(manual_dir, f) for f in missing) or manual_dir}. "
+                f"missing in {manual_dir}: {'; '.join(missing) or 'everything'}. "
                 "See WORKSPACE.md.")
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))

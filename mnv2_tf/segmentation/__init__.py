@@ -1,0 +1,1 @@
+"""Mobile DeepLabv3 segmentation (paper Sec. 6.3): model, multi-scale inference, mIoU."""
