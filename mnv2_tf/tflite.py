@@ -31,12 +31,14 @@ class ExportError(ValueError):
 
 
 def convert(model: keras.Model, quantization: str, representative=None, input_type: str = "uint8",
-            output_type: str = "float32") -> bytes:
+            output_type: str = "float32", endpoint=None) -> bytes:
     """Returns the .tflite flatbuffer of `model` (fixed batch 1).
 
     Args:
       representative: for int8, an iterable of float32 input batches (preprocessed).
       input_type, output_type: int8 I/O types ("uint8", "int8", "float32").
+      endpoint: f(image) -> tensor or {name: tensor}, the exported computation
+        (default: the model's logits). Output names become the signature's.
     """
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization {quantization!r}; choose from {QUANTIZATIONS}")
@@ -46,7 +48,8 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
     with tempfile.TemporaryDirectory() as tmp:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", lambda image: model(image, training=False),
+        endpoint = endpoint or (lambda image: model(image, training=False))
+        archive.add_endpoint("serving_default", endpoint,
                              input_signature=[tf.TensorSpec(shape, tf.float32, name="image")])
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
@@ -71,8 +74,10 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
 class TFLiteRunner:
     """Runs a .tflite model in the LiteRT interpreter on float [-1, 1] inputs.
 
-    Quantized inputs are quantized with the model's own parameters; quantized
-    outputs are dequantized, so results compare directly with Keras.
+    Outputs are read by signature name, never by position (converted models can
+    list them in any order). Quantized inputs are quantized with the model's own
+    parameters; quantized outputs are dequantized, so results compare directly
+    with Keras.
     """
 
     model_content: bytes
@@ -81,24 +86,37 @@ class TFLiteRunner:
         self.interpreter = Interpreter(model_content=self.model_content)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
+        signature = self.interpreter.get_signature_list()["serving_default"]
+        self.output_names = sorted(signature["outputs"])
+        self._runner = self.interpreter.get_signature_runner("serving_default")
+        self._input_name = signature["inputs"][0]
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        outputs = []
+    def outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """{signature output name: [B, ...] float array} for a batch of float images."""
+        results = {name: [] for name in self.output_names}
+        details = {d["name"]: d for d in self.interpreter.get_output_details()}
         for image in np.asarray(images, np.float32):
             x = image[None]
             if self.input["dtype"] != np.float32:
                 scale, zero = self.input["quantization"]
                 info = np.iinfo(self.input["dtype"])
                 x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.input["dtype"])
-            self.interpreter.set_tensor(self.input["index"], x)
-            self.interpreter.invoke()
-            y = self.interpreter.get_tensor(self.output["index"])
-            if self.output["dtype"] != np.float32:
-                scale, zero = self.output["quantization"]
-                y = (y.astype(np.float32) - zero) * scale
-            outputs.append(y[0])
-        return np.stack(outputs)
+            out = self._runner(**{self._input_name: x})
+            for name, y in out.items():
+                if y.dtype != np.float32:
+                    detail = next((d for d in details.values() if d["dtype"] == y.dtype and
+                                   tuple(d["shape"]) == y.shape), None)
+                    scale, zero = detail["quantization"] if detail else (1.0, 0)
+                    y = (y.astype(np.float32) - zero) * (scale or 1.0)
+                results[name].append(y[0])
+        return {name: np.stack(v) for name, v in results.items()}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """The single output of a one-output model (a classifier's logits)."""
+        outputs = self.outputs(images)
+        if len(outputs) != 1:
+            raise ValueError(f"the model has outputs {sorted(outputs)}; use outputs()")
+        return next(iter(outputs.values()))
 
     def io_details(self) -> dict:
         def describe(d):
