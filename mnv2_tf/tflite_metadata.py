@@ -174,7 +174,7 @@ def attach(content: bytes, config, class_names: list[str], quantization: str, so
     image = dict(name="image", image=True, normalization=(127.5, 127.5), stats=(0.0, 255.0),
                  description=f"RGB image {h}x{w}; float input: (pixel - 127.5) / 127.5; "
                              "uint8 input: raw 0-255 pixels.")
-    labels = "\n".join(class_names[1:] if config.task == "detection" else class_names) + "\n"
+    labels = "\n".join(class_names) + "\n"  # detection: real classes only, as the op's class ids
     task = {"classification": "image classifier", "detection": "SSDLite object detector",
             "segmentation": "Mobile DeepLabv3 segmenter"}[config.task]
     description = (f"MobileNetV2 {config.model.width_multiplier:g} {task} ({quantization}), experiment "

@@ -25,3 +25,25 @@ def smoke_run(data_dir, tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("smoke_run"))
     train(config, run_dir, verbose=0)
     return run_dir
+
+
+def _trained(task, data_dir, tmp_path_factory):
+    from mnv2_tf import configs
+    from mnv2_tf.train import train
+    config = configs.get_experiment("smoke", task)
+    config.data.data_dir = data_dir
+    run_dir = str(tmp_path_factory.mktemp(f"smoke_{task}"))
+    train(config, run_dir, verbose=0)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def detection_run(data_dir, tmp_path_factory):
+    """A run directory of the detection `smoke` experiment, trained once per session."""
+    return _trained("detection", data_dir, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def segmentation_run(data_dir, tmp_path_factory):
+    """A run directory of the segmentation `smoke` experiment, trained once per session."""
+    return _trained("segmentation", data_dir, tmp_path_factory)

@@ -73,8 +73,8 @@ def clean_boxes(boxes, labels, keep=None):
     return tf.boolean_mask(boxes, valid), tf.boolean_mask(labels, valid)
 
 
-def ssd_random_crop(image, boxes, labels, seed):
-    """The reference `ssd_random_crop`, stateless in `seed`."""
+def ssd_random_crop(image, boxes, labels, seed, area_range=(0.1, 1.0)):
+    """The reference `ssd_random_crop` (crop area 0.1-1 of the image), stateless in `seed`."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
     choice = tf.random.stateless_uniform([], seeds[0], 0, len(MIN_COVERED), tf.int32)
     min_covered = tf.gather(tf.constant(MIN_COVERED), choice)
@@ -82,7 +82,7 @@ def ssd_random_crop(image, boxes, labels, seed):
     region = tf.cond(has_boxes, lambda: boxes, lambda: tf.constant([[0.0, 0.0, 1.0, 1.0]]))
     begin, size, window = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image), region[None], seed=seeds[1], min_object_covered=min_covered,
-        aspect_ratio_range=(0.5, 2.0), area_range=(0.1, 1.0), max_attempts=100,
+        aspect_ratio_range=(0.5, 2.0), area_range=area_range, max_attempts=100,
         use_image_if_no_bounding_boxes=True)
     keep_original = tf.random.stateless_uniform([], seeds[2]) < KEEP_ORIGINAL_PROBABILITY
     window = tf.where(keep_original, tf.constant([0.0, 0.0, 1.0, 1.0]), window[0, 0])
@@ -96,10 +96,10 @@ def ssd_random_crop(image, boxes, labels, seed):
     return image, boxes, labels
 
 
-def train_preprocess(example, resolution, anchors, box_scales, matched_threshold):
+def train_preprocess(example, resolution, anchors, box_scales, matched_threshold, crop_area=(0.1, 1.0)):
     seed = tf.random.experimental.stateless_split(example["seed"], 2)
     boxes, labels = clean_boxes(example["boxes"], example["labels"], tf.logical_not(example["crowd"]))
-    image, boxes, labels = ssd_random_crop(example["image"], boxes, labels, seed[0])
+    image, boxes, labels = ssd_random_crop(example["image"], boxes, labels, seed[0], crop_area)
     flip = tf.random.stateless_uniform([], seed[1]) < 0.5
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     boxes = tf.cond(flip, lambda: box_ops.horizontal_flip_boxes(boxes), lambda: boxes)
@@ -108,7 +108,7 @@ def train_preprocess(example, resolution, anchors, box_scales, matched_threshold
 
 
 def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors, box_scales,
-                  matched_threshold=0.5, *, seed=0, start_epoch=0, start_step=0,
+                  matched_threshold=0.5, *, seed=0, start_epoch=0, start_step=0, crop_area=(0.1, 1.0),
                   shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic (images, targets [B, N, 5]) batches from (start_epoch, start_step)."""
     raw, n = source.raw(), source.num_examples
@@ -121,7 +121,7 @@ def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors,
     stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
     stream = stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
     stream = decode_images(stream, stats)
-    prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold)  # noqa: E731
+    prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold, crop_area)  # noqa: E731
     return stream.map(prep, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 

@@ -57,8 +57,8 @@ class DetectionTask(Task):
         d = self.config.data
         return data.train_dataset(self.source(d.train_split), self.config.train.batch_size, self.resolution,
                                   seed=d.seed, start_epoch=start_epoch, start_step=start_step,
-                                  shuffle_buffer=d.shuffle_buffer, stats=self.decode_stats,
-                                  **self._target_args())
+                                  crop_area=d.crop_area, shuffle_buffer=d.shuffle_buffer,
+                                  stats=self.decode_stats, **self._target_args())
 
     def eval_dataset(self, split: str | None = None, batch_size: int | None = None):
         return data.eval_dataset(self.source(split or self.config.data.eval_split),
