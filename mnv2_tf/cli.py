@@ -17,3 +17,17 @@ def parse_resolution(text: str) -> tuple[int, int]:
     if len(parts) not in (1, 2):
         raise ValueError(f"resolution must be N or HxW, got {text!r}")
     return (parts[0], parts[-1])
+
+
+def progress_printer(label: str):
+    """A callback(done, total) printing a one-line progress bar."""
+    import sys
+
+    def update(done: int, total: int) -> None:
+        filled = int(30 * done / max(total, 1))
+        sys.stdout.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    return update

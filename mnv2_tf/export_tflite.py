@@ -19,7 +19,7 @@ from absl import flags
 
 import tensorflow as tf
 
-from mnv2_tf import cli, export_tasks, tflite, tflite_metadata
+from mnv2_tf import analysis, cli, export_tasks, tflite, tflite_metadata
 from mnv2_tf.evaluate import ModelFileError, load_run
 from mnv2_tf.tasks import TASK_CLASSES
 
@@ -98,6 +98,7 @@ def export(run_dir: str, out_dir: str, quantizations, calibration_steps: int = 3
         endpoint = export_tasks.segmentation_endpoint(model, segmentation_output)
         keras_out = tf.nn.softmax(model.predict(images, verbose=0, batch_size=16), -1).numpy()
         suffix = "" if segmentation_output == "probabilities" else "_labels"
+    described = describe(model, config)
     reports = []
     for q in quantizations:
         io_types = (input_type, "float32" if config.task == "detection" else output_type)
@@ -113,11 +114,25 @@ def export(run_dir: str, out_dir: str, quantizations, calibration_steps: int = 3
             check = export_tasks.verify_segmenter(q, keras_out, runner.outputs(images), labels,
                                                   config.head.num_classes, task.class_names)
         report = {"file": os.path.join(out_dir, f"{config.name}{suffix}_{q}.tflite"), "task": config.task,
-                  "quantization": q, "size_bytes": len(content), **runner.io_details(), "verification": check}
+                  "quantization": q, "size_bytes": len(content), "model": described, **runner.io_details(),
+                  "verification": check}
         tflite.write_atomic(report["file"], content)
         tflite.write_atomic(report["file"][:-len(".tflite")] + ".json", json.dumps(report, indent=1).encode())
         reports.append(report)
     return reports
+
+
+def describe(model, config) -> dict:
+    """Network name, params, MAdds (and the classifier configuration the latency tool's
+    keras.applications reference needs)."""
+    p = analysis.profile(model)
+    h, w = config.model.input_shape[:2]
+    out = {"network": f"{config.task} {config.name} (MobileNetV2 {config.model.width_multiplier:g}/{h})",
+           "params_paper": p.params_paper, "madds": p.madds}
+    if config.task == "classification" and h == w:
+        out["classifier"] = {"width_multiplier": config.model.width_multiplier, "input_size": h,
+                             "num_classes": config.model.num_classes}
+    return out
 
 
 def _numbers(v: dict) -> str:
