@@ -218,7 +218,7 @@ DETECTION = {
     "shapes": lambda: _detection(
         "shapes", BackboneConfig(width_multiplier=0.5, input_shape=(128, 128, 3), include_top=False,
                                  bn_momentum=0.9, weight_decay=0.0),
-        SSDLiteConfig(num_classes=6, bn_momentum=0.9, weight_decay=0.0,
+        SSDLiteConfig(num_classes=6, bn_momentum=0.9, weight_decay=0.0, unmatched_threshold=0.4,
                       anchors=AnchorConfig(reduce_lowest_layer=False)),
         DataConfig(dataset=DEFAULT_DATASET, crop_area=(0.6, 1.0), shuffle_buffer=3000),
         TrainConfig(epochs=12, batch_size=32, optimizer="adam", learning_rate=0.004,
@@ -271,15 +271,15 @@ SEGMENTATION = {
         "Paper Table 7, MNV2* OS16 with ASPP (regular 3x3 atrous 6/12/18): 75.70 mIoU, 4.52M, 5.8B. "
         "Same recipe as voc. --output_stride=8 gives the OS8 rows (rates 12/24/36)."),
     "shapes": lambda: _segmentation(
-        "shapes", BackboneConfig(width_multiplier=0.5, input_shape=(128, 128, 3), include_top=False,
+        "shapes", BackboneConfig(width_multiplier=0.35, input_shape=(128, 128, 3), include_top=False,
                                  output_stride=8, bn_momentum=0.9, weight_decay=0.0),
-        DeepLabConfig(num_classes=7, bn_momentum=0.9, weight_decay=0.0, dropout=0.0),
+        DeepLabConfig(num_classes=7, depth=128, bn_momentum=0.9, weight_decay=0.0, dropout=0.0),
         DataConfig(dataset=DEFAULT_DATASET, shuffle_buffer=3000),
-        TrainConfig(epochs=10, batch_size=16, optimizer="adam", learning_rate=0.002,
+        TrainConfig(epochs=8, batch_size=16, optimizer="adam", learning_rate=0.003,
                     learning_rate_batch_size=16, lr_schedule="cosine", warmup_epochs=0.5,
                     checkpoint_steps=200),
-        "The built-in segmentation demo: Mobile DeepLabv3 (reduced head) on MobileNetV2 0.5, OS 8, "
-        "128x128 from scratch on mnv2_shapes/128 (background + 6 classes). Command: "
+        "The built-in segmentation demo: Mobile DeepLabv3 (reduced head, 128 channels) on "
+        "MobileNetV2 0.35, OS 8, 128x128 from scratch on mnv2_shapes/128 (background + 6 classes). Command: "
         "make demo TASK=segmentation."),
     "smoke": lambda: _segmentation(
         "smoke", BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), include_top=False,

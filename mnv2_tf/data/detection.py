@@ -96,7 +96,8 @@ def ssd_random_crop(image, boxes, labels, seed, area_range=(0.1, 1.0)):
     return image, boxes, labels
 
 
-def train_preprocess(example, resolution, anchors, box_scales, matched_threshold, crop_area=(0.1, 1.0)):
+def train_preprocess(example, resolution, anchors, box_scales, matched_threshold, crop_area=(0.1, 1.0),
+                     unmatched_threshold=None):
     seed = tf.random.experimental.stateless_split(example["seed"], 2)
     boxes, labels = clean_boxes(example["boxes"], example["labels"], tf.logical_not(example["crowd"]))
     image, boxes, labels = ssd_random_crop(example["image"], boxes, labels, seed[0], crop_area)
@@ -104,12 +105,12 @@ def train_preprocess(example, resolution, anchors, box_scales, matched_threshold
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     boxes = tf.cond(flip, lambda: box_ops.horizontal_flip_boxes(boxes), lambda: boxes)
     image = scale_pixels(tf.clip_by_value(tf.image.resize(image, resolution), 0, 255))
-    return image, targets.encode(boxes, labels, anchors, box_scales, matched_threshold)
+    return image, targets.encode(boxes, labels, anchors, box_scales, matched_threshold, unmatched_threshold)
 
 
 def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors, box_scales,
-                  matched_threshold=0.5, *, seed=0, start_epoch=0, start_step=0, crop_area=(0.1, 1.0),
-                  shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
+                  matched_threshold=0.5, unmatched_threshold=None, *, seed=0, start_epoch=0, start_step=0,
+                  crop_area=(0.1, 1.0), shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic (images, targets [B, N, 5]) batches from (start_epoch, start_step)."""
     raw, n = source.raw(), source.num_examples
     anchors = tf.constant(anchors)
@@ -121,12 +122,13 @@ def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors,
     stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
     stream = stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
     stream = decode_images(stream, stats)
-    prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold, crop_area)  # noqa: E731
+    prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold, crop_area,  # noqa: E731
+                                       unmatched_threshold)
     return stream.map(prep, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
 def eval_examples(source: DetectionSource, resolution, anchors, box_scales, matched_threshold=0.5,
-                  stats: DecodeStats | None = None) -> tf.data.Dataset:
+                  unmatched_threshold=None, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """One ordered pass: {image, targets, gt_boxes, gt_classes, gt_crowd, height, width, id}.
 
     Ground truth is clipped, zero-area boxes dropped, padded to MAX_EVAL_BOXES (class -1).
@@ -142,7 +144,8 @@ def eval_examples(source: DetectionSource, resolution, anchors, box_scales, matc
         pad = MAX_EVAL_BOXES - tf.shape(boxes)[0]
         image = scale_pixels(tf.clip_by_value(tf.image.resize(ex["image"], resolution), 0, 255))
         return {"image": image,
-                "targets": targets.encode(trainable, train_labels, anchors, box_scales, matched_threshold),
+                "targets": targets.encode(trainable, train_labels, anchors, box_scales, matched_threshold,
+                                          unmatched_threshold),
                 "gt_boxes": tf.pad(boxes, [[0, pad], [0, 0]]),
                 "gt_classes": tf.pad(labels, [[0, pad]], constant_values=-1),
                 "gt_crowd": tf.pad(crowd, [[0, pad]]), "num_gt": tf.shape(boxes)[0],
@@ -151,7 +154,8 @@ def eval_examples(source: DetectionSource, resolution, anchors, box_scales, matc
     return decode_images(source.raw(), stats).map(prep, num_parallel_calls=AUTOTUNE)
 
 
-def eval_dataset(source, batch_size, resolution, anchors, box_scales, matched_threshold=0.5, stats=None):
+def eval_dataset(source, batch_size, resolution, anchors, box_scales, matched_threshold=0.5,
+                 unmatched_threshold=None, stats=None):
     """(images, targets) batches for the loss (one ordered pass)."""
-    ds = eval_examples(source, resolution, anchors, box_scales, matched_threshold, stats)
+    ds = eval_examples(source, resolution, anchors, box_scales, matched_threshold, unmatched_threshold, stats)
     return ds.map(lambda ex: (ex["image"], ex["targets"])).batch(batch_size).prefetch(AUTOTUNE)

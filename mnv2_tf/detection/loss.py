@@ -18,7 +18,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="mnv2_tf")
 class SSDLoss(keras.losses.Loss):
-    """y_true [B, N, 5] (codes + class, 0 = background); y_pred [B, N, 4 + C + 1]."""
+    """y_true [B, N, 5] (codes + class: 0 background, -1 ignored); y_pred [B, N, 4 + C + 1]."""
 
     def __init__(self, num_classes: int, negatives_per_positive: int = 3, min_negatives: int = 3,
                  name="ssd_loss", **kwargs):
@@ -30,17 +30,18 @@ class SSDLoss(keras.losses.Loss):
         """Per-image (classification, localisation) sums and the batch's number of matches."""
         y_pred = ops.cast(y_pred, "float32")
         codes, classes = y_true[..., :4], ops.cast(y_true[..., 4], "int32")
-        positive = classes > 0
+        positive, ignored = classes > 0, classes < 0  # -1: the matcher's ignore band
         logits = y_pred[..., 4:]
-        onehot = ops.one_hot(classes, self.num_classes + 1)
+        onehot = ops.one_hot(ops.maximum(classes, 0), self.num_classes + 1)
         ce = ops.sum(ops.maximum(logits, 0) - logits * onehot + ops.log1p(ops.exp(-ops.abs(logits))), -1)
         diff = ops.abs(y_pred[..., :4] - codes)
         smooth_l1 = ops.sum(ops.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5), -1)
         num_pos = ops.sum(ops.cast(positive, "int32"), -1)
         quota = ops.maximum(self.negatives_per_positive * num_pos, self.min_negatives)
-        negative_ce = ops.where(positive, -1.0, ce)  # ce >= 0, so positives sort last
+        candidate = ops.logical_not(ops.logical_or(positive, ignored))
+        negative_ce = ops.where(candidate, ce, -1.0)  # ce >= 0, so positives and ignored sort last
         rank = ops.argsort(ops.argsort(-negative_ce, axis=-1), axis=-1)
-        hard = ops.logical_and(ops.logical_not(positive), rank < quota[:, None])
+        hard = ops.logical_and(candidate, rank < quota[:, None])
         keep = ops.cast(ops.logical_or(positive, hard), "float32")
         cls_loss = ops.sum(ce * keep, -1)
         loc_loss = ops.sum(smooth_l1 * ops.cast(positive, "float32"), -1)

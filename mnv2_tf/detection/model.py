@@ -15,6 +15,7 @@ for the N anchors of `anchors.generate`.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import keras
 
@@ -37,6 +38,8 @@ class SSDLiteConfig:
       0.9997 (TF1 config), L2 4e-5 (TF convention).
     box_scales: faster_rcnn box coder scales (y, x, h, w).
     matched_threshold: argmax matcher IoU (each ground truth also forced to its best anchor).
+    unmatched_threshold: anchors with IoU in [unmatched, matched) are ignored by the loss
+      (None: no band, the reference).
     negatives_per_positive / min_negatives: hard example mining.
     nms_iou / max_detections / score_threshold: post-processing.
     """
@@ -50,6 +53,7 @@ class SSDLiteConfig:
     weight_decay: float = defaults.WEIGHT_DECAY
     box_scales: tuple = (10.0, 10.0, 5.0, 5.0)
     matched_threshold: float = 0.5
+    unmatched_threshold: Optional[float] = None
     negatives_per_positive: int = 3
     min_negatives: int = 3
     nms_iou: float = 0.6

@@ -12,9 +12,18 @@ import tensorflow as tf
 from official.vision.ops import box_matcher, box_ops
 
 
-def encode(boxes: tf.Tensor, labels: tf.Tensor, anchors: tf.Tensor, box_scales, matched_threshold=0.5):
-    """boxes [M, 4] normalized yxyx (valid, non-empty), labels [M] in 0..C-1 -> [N, 5] float32."""
-    matcher = box_matcher.BoxMatcher([matched_threshold], [0, 1], force_match_for_each_col=True)
+def encode(boxes: tf.Tensor, labels: tf.Tensor, anchors: tf.Tensor, box_scales, matched_threshold=0.5,
+           unmatched_threshold=None):
+    """boxes [M, 4] normalized yxyx (valid, non-empty), labels [M] in 0..C-1 -> [N, 5] float32.
+
+    Anchors with IoU in [unmatched_threshold, matched_threshold) get class -1 (ignored by
+    the loss); the reference has no such band (unmatched = matched = 0.5).
+    """
+    if unmatched_threshold is None or unmatched_threshold >= matched_threshold:
+        matcher = box_matcher.BoxMatcher([matched_threshold], [0, 1], force_match_for_each_col=True)
+    else:
+        matcher = box_matcher.BoxMatcher([unmatched_threshold, matched_threshold], [0, -1, 1],
+                                         force_match_for_each_col=True)
     boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
     labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
     n = tf.shape(anchors)[0]
@@ -25,7 +34,7 @@ def encode(boxes: tf.Tensor, labels: tf.Tensor, anchors: tf.Tensor, box_scales, 
         positive = indicator == 1
         codes = box_ops.encode_boxes(tf.gather(boxes, column), anchors, weights=list(box_scales))
         codes = tf.where(positive[:, None], codes, 0.0)
-        classes = tf.where(positive, tf.gather(labels, column) + 1, 0)
+        classes = tf.where(positive, tf.gather(labels, column) + 1, tf.where(indicator == -1, -1, 0))
         return tf.concat([codes, tf.cast(classes, tf.float32)[:, None]], -1)
 
     return tf.cond(tf.shape(boxes)[0] > 0, matched, lambda: tf.zeros([n, 5], tf.float32))

@@ -51,7 +51,8 @@ class DetectionTask(Task):
 
     def _target_args(self):
         h = self.config.head
-        return dict(anchors=self.anchors, box_scales=h.box_scales, matched_threshold=h.matched_threshold)
+        return dict(anchors=self.anchors, box_scales=h.box_scales, matched_threshold=h.matched_threshold,
+                    unmatched_threshold=h.unmatched_threshold)
 
     def train_dataset(self, start_epoch: int = 0, start_step: int = 0):
         d = self.config.data
