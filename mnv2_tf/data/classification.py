@@ -112,25 +112,30 @@ class ClassificationSource:
         return ds.map(lambda ex: {"image": ex[keys[0]], "label": ex[keys[1]]}, num_parallel_calls=AUTOTUNE)
 
 
+def addressable_stream(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, start_epoch: int,
+                       start_step: int, shuffle_buffer: int) -> tf.data.Dataset:
+    """The endless training stream of any task, from (start_epoch, start_step).
+
+    Epoch e is `raw` (n examples) shuffled with seed + e; each example gets a
+    "seed" [seed, global position] for its stateless augmentation, so the stream
+    is deterministic and addressable (exact resume).
+    """
+
+    def epoch_stream(epoch):
+        ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
+        return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
+
+    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
+    return stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
+
+
 def train_dataset(source: ClassificationSource, batch_size: int, resolution, *, seed: int = 0,
                   start_epoch: int = 0, start_step: int = 0, crop_area=(0.08, 1.0),
                   shuffle_buffer: int = 10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic training batches (images, labels) from (start_epoch, start_step)."""
-    raw = source.raw()
-    n = source.num_examples
-
-    def epoch_stream(epoch):
-        ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
-        index = tf.data.Dataset.range(n).map(lambda i: epoch * n + i)
-        return tf.data.Dataset.zip(ds, index)
-
-    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream)
-    stream = stream.skip(start_step * batch_size)
-
-    def attach_key(example, position):
-        return {**example, "seed": tf.stack([tf.constant(seed, tf.int64), position])}
-
-    stream = decode_images(stream.map(attach_key), stats)
+    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
+                                shuffle_buffer)
+    stream = decode_images(stream, stats)
 
     def prep(example):
         image = train_preprocess(example["image"], resolution, example["seed"], crop_area)

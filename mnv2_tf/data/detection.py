@@ -21,7 +21,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from official.vision.ops import box_ops
 
-from mnv2_tf.data.classification import AUTOTUNE, DecodeStats, decode_images, scale_pixels
+from mnv2_tf.data.classification import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
 from mnv2_tf.detection import targets
 
 MIN_COVERED = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
@@ -112,15 +112,9 @@ def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors,
                   matched_threshold=0.5, unmatched_threshold=None, *, seed=0, start_epoch=0, start_step=0,
                   crop_area=(0.1, 1.0), shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic (images, targets [B, N, 5]) batches from (start_epoch, start_step)."""
-    raw, n = source.raw(), source.num_examples
     anchors = tf.constant(anchors)
-
-    def epoch_stream(epoch):
-        ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
-        return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
-
-    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
-    stream = stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
+    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
+                                shuffle_buffer)
     stream = decode_images(stream, stats)
     prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold, crop_area,  # noqa: E731
                                        unmatched_threshold)

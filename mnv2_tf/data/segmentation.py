@@ -15,7 +15,7 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mnv2_tf.data.classification import AUTOTUNE, DecodeStats, decode_images, scale_pixels
+from mnv2_tf.data.classification import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
 from mnv2_tf.data.voc_segmentation import CLASSES as VOC_CLASSES
 
 SCALES = tuple(0.5 + 0.25 * i for i in range(7))  # 0.5 ... 2.0
@@ -85,14 +85,8 @@ def eval_preprocess(image, mask, crop):
 def train_dataset(source: SegmentationSource, batch_size: int, crop, *, seed=0, start_epoch=0, start_step=0,
                   shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic (images, labels [B, H, W] int32, 255 = ignore) batches."""
-    raw, n = source.raw(), source.num_examples
-
-    def epoch_stream(epoch):
-        ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
-        return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
-
-    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
-    stream = stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
+    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
+                                shuffle_buffer)
     stream = decode_images(stream, stats)
     prep = lambda ex: train_preprocess(ex["image"], ex["mask"], crop, ex["seed"])  # noqa: E731
     return stream.map(prep, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
