@@ -4,7 +4,9 @@ r"""The main job on the built-in dataset: `make demo` (TASK=classification|detec
 2. generates mnv2_shapes locally and trains the task's `shapes` experiment from
    scratch (resumes if interrupted: rerun `make demo`);
 3. evaluates on the held-out test split and draws one result (PNG);
-4. exports float32 / float16 / int8 TFLite with metadata and verifies each against Keras.
+4. exports float32 / float16 / int8 TFLite with metadata and verifies each against Keras;
+5. times the exported files with LiteRT beside keras.applications converted the same way
+   (classifiers; detection and segmentation files have no keras.applications counterpart).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from absl import flags
 
 from mnv2_tf import cli, configs, export_tflite, profile, profile_heads, tflite
 from mnv2_tf.evaluate import evaluate, load_run
+from mnv2_tf.latency import cli as latency_cli
+from mnv2_tf.latency import report as latency_report
 from mnv2_tf.tasks import TASK_CLASSES
 from mnv2_tf.train import train
 
@@ -97,6 +101,15 @@ def main(argv):
     reports = export_tflite.export(model_dir, export_dir, tflite.QUANTIZATIONS,
                                    verify_images=500 if task == "classification" else 200)
     print(export_tflite.table(reports))
+    print("\n== TFLite latency on this machine, 1 thread, ours vs keras.applications converted the same way "
+          "(python -m mnv2_tf.latency.cli) ==", flush=True)
+    results = os.path.join(FLAGS.workspace, "results", "latency", *os.path.relpath(
+        model_dir, os.path.join(FLAGS.workspace, "runs")).split(os.sep))
+    os.makedirs(os.path.join(results, "models"), exist_ok=True)
+    rows = latency_cli.measure(latency_cli.specs_from_files([r["file"] for r in reports]), "keras_applications",
+                               num_runs=100, folder=os.path.join(results, "models"))
+    print(latency_report.markdown(rows))
+    latency_cli.write_results(rows, results)
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Exported models: {export_dir}; "
           f"model: {os.path.join(model_dir, 'model.keras')}; "
           f"logs: {os.path.join(model_dir, 'logs')} (tensorboard --logdir {model_dir}/logs)")

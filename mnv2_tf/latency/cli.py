@@ -16,7 +16,6 @@ import glob
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 from absl import flags
@@ -131,31 +130,17 @@ def _reference_files(specs, folder) -> dict:
     return refs
 
 
-def main(argv):
-    del argv
-    try:
-        specs = [_spec_from_file(f) for f in _files(FLAGS.models)]
-        os.makedirs(FLAGS.out_dir, exist_ok=True)
-        folder = os.path.join(FLAGS.out_dir, "models")
-        os.makedirs(folder, exist_ok=True)
-        if FLAGS.grid or FLAGS.heads or FLAGS.splits:
-            print("building and converting the grid models...", flush=True)
-            specs += _grid_specs(FLAGS.grid, FLAGS.grid_types, FLAGS.heads, FLAGS.splits, folder)
-        if not specs:
-            raise ValueError("nothing to time: pass --models and/or --grid")
-        if FLAGS.reference == "keras_applications":
-            _reference_files(specs, folder)
-        files = [s["file"] for s in specs] + sorted({s["reference_file"] for s in specs if "reference_file" in s})
-        if FLAGS.target == "host":
-            bar = cli.progress_printer("timing rounds")
-            timings = host.time_models(files, FLAGS.num_threads, FLAGS.num_runs, FLAGS.warmup_runs, FLAGS.rounds,
-                                       progress=bar)
-        else:
-            target = adb.AdbTarget(FLAGS.benchmark_binary, FLAGS.serial, FLAGS.cpu_mask or None)
-            timings = {f: target.time(f, FLAGS.num_threads, FLAGS.num_runs, FLAGS.warmup_runs) for f in files}
-    except (ValueError, FileNotFoundError, adb.AdbError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def measure(specs: list[dict], reference: str = "none", target: str = "host", num_threads: int = 1,
+            num_runs: int = 50, warmup_runs: int = 5, rounds: int = 10, folder: str = ".",
+            adb_target: adb.AdbTarget | None = None, progress=None) -> list[dict]:
+    """Times `specs` (and the reference beside them); returns Table-4 rows."""
+    if reference == "keras_applications":
+        _reference_files(specs, folder)
+    files = [s["file"] for s in specs] + sorted({s["reference_file"] for s in specs if "reference_file" in s})
+    if target == "host":
+        timings = host.time_models(files, num_threads, num_runs, warmup_runs, rounds, progress=progress)
+    else:
+        timings = {f: adb_target.time(f, num_threads, num_runs, warmup_runs) for f in files}
     entries = []
     for s in specs:
         t = timings[s["file"]]
@@ -168,7 +153,33 @@ def main(argv):
         if "splits=" in s["network"]:
             entry["peak_tensor_bytes"] = host.peak_tensor_bytes(s["file"])
         entries.append(entry)
-    rows = report.rows_for(entries)
+    return report.rows_for(entries)
+
+
+def specs_from_files(entries: list[str]) -> list[dict]:
+    return [_spec_from_file(f) for f in _files(entries)]
+
+
+def main(argv):
+    del argv
+    try:
+        specs = specs_from_files(FLAGS.models)
+        os.makedirs(FLAGS.out_dir, exist_ok=True)
+        folder = os.path.join(FLAGS.out_dir, "models")
+        os.makedirs(folder, exist_ok=True)
+        if FLAGS.grid or FLAGS.heads or FLAGS.splits:
+            print("building and converting the grid models...", flush=True)
+            specs += _grid_specs(FLAGS.grid, FLAGS.grid_types, FLAGS.heads, FLAGS.splits, folder)
+        if not specs:
+            raise ValueError("nothing to time: pass --models and/or --grid")
+        target = None
+        if FLAGS.target == "adb":
+            target = adb.AdbTarget(FLAGS.benchmark_binary, FLAGS.serial, FLAGS.cpu_mask or None)
+        rows = measure(specs, FLAGS.reference, FLAGS.target, FLAGS.num_threads, FLAGS.num_runs, FLAGS.warmup_runs,
+                       FLAGS.rounds, folder, target, cli.progress_printer("timing rounds"))
+    except (ValueError, FileNotFoundError, adb.AdbError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     table = report.markdown(rows)
     print(f"\nTFLite latency, target {FLAGS.target}, {FLAGS.num_threads} thread(s):\n" + table)
     splits = [r for r in rows if "peak_tensor_bytes" in r]
@@ -179,16 +190,21 @@ def main(argv):
             print(f"Sec. 5.1 ({q}): peak tensor memory {base['peak_tensor_bytes'] / 1e6:.2f} -> "
                   f"{split['peak_tensor_bytes'] / 1e6:.2f} MB ({1 - split['peak_tensor_bytes'] / base['peak_tensor_bytes']:.0%} "
                   f"lower), latency x{split['median_ms'] / base['median_ms']:.2f}")
-    with open(os.path.join(FLAGS.out_dir, "latency.md"), "w") as f:
-        f.write(table + "\n")
-    report.write_csv(rows, os.path.join(FLAGS.out_dir, "latency.csv"))
-    with open(os.path.join(FLAGS.out_dir, "latency.json"), "w") as f:
+    write_results(rows, FLAGS.out_dir)
+    return 0
+
+
+def write_results(rows: list[dict], out_dir: str) -> None:
+    """latency.md / .csv / .json and one Figure 5 PNG per type."""
+    with open(os.path.join(out_dir, "latency.md"), "w") as f:
+        f.write(report.markdown(rows) + "\n")
+    report.write_csv(rows, os.path.join(out_dir, "latency.csv"))
+    with open(os.path.join(out_dir, "latency.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    for q in {r["quantization"] for r in rows}:
-        png = os.path.join(FLAGS.out_dir, f"figure5_{q}.png")
+    for q in sorted({r["quantization"] for r in rows}):
+        png = os.path.join(out_dir, f"figure5_{q}.png")
         if report.plot(rows, png, q):
             print(f"wrote {png}")
-    return 0
 
 
 def run():
