@@ -275,7 +275,7 @@ SEGMENTATION = {
                                  output_stride=8, bn_momentum=0.9, weight_decay=0.0),
         DeepLabConfig(num_classes=7, depth=128, bn_momentum=0.9, weight_decay=0.0, dropout=0.0),
         DataConfig(dataset=DEFAULT_DATASET, shuffle_buffer=3000),
-        TrainConfig(epochs=8, batch_size=16, optimizer="adam", learning_rate=0.003,
+        TrainConfig(epochs=7, batch_size=16, optimizer="adam", learning_rate=0.003,
                     learning_rate_batch_size=16, lr_schedule="cosine", warmup_epochs=0.5,
                     checkpoint_steps=200),
         "The built-in segmentation demo: Mobile DeepLabv3 (reduced head, 128 channels) on "
