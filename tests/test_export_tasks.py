@@ -44,8 +44,8 @@ def test_detection_raw_export_matches_keras_map(detection_run, tmp_path):
 
 
 def test_segmentation_exports_all_types(segmentation_run, tmp_path):
-    reports = export(segmentation_run, str(tmp_path), ["float32", "float16", "int8"], calibration_steps=16,
-                     verify_images=24)
+    reports = export(segmentation_run, str(tmp_path), ["float32", "float16", "int8"], calibration_steps=8,
+                     verify_images=16)
     by_type = {r["quantization"]: r["verification"] for r in reports}
     assert all(v["passed"] for v in by_type.values()), by_type
     assert by_type["float32"]["max_abs_diff"] <= 1e-4 and by_type["float16"]["max_rel_diff"] <= 1e-2

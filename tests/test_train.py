@@ -103,7 +103,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(da
 
 def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
     out = _run(_train_cmd(data_dir, tmp_path / "a", "--experiment=nope"))
-    assert out.returncode == 2 and "unknown experiment 'nope'" in out.stderr
+    assert out.returncode == 2 and "unknown classification experiment 'nope'" in out.stderr
     out = _run(_train_cmd(data_dir, tmp_path / "a", "--batch_size=0"))
     assert out.returncode == 2 and "batch_size must be >= 1" in out.stderr
     out = _run(_train_cmd(data_dir, tmp_path / "a", "--num_classes=10"))
