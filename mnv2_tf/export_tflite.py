@@ -39,7 +39,8 @@ def define_flags():
                       "(else raw_boxes + raw_scores outputs).")
     flags.DEFINE_integer("max_detections", 100, "Detection: detections the op returns.")
     flags.DEFINE_float("score_threshold", 1e-8, "Detection: the op's NMS score threshold.")
-    flags.DEFINE_bool("regular_nms", False, "Detection: per-class NMS in the op (default: its fast NMS).")
+    flags.DEFINE_bool("regular_nms", True, "Detection: per-class NMS in the op, as the Keras model (the "
+                      "reference exporter's default is the faster class-agnostic NMS: --noregular_nms).")
     flags.DEFINE_enum("segmentation_output", "probabilities", export_tasks.SEGMENTATION_OUTPUTS,
                       "Segmentation: softmax probabilities or argmax labels.")
     flags.DEFINE_bool("metadata", True, "Attach TFLite metadata (labels, normalization, output semantics).")
@@ -60,7 +61,7 @@ def _check_out_dir(out_dir: str) -> None:
 def export(run_dir: str, out_dir: str, quantizations, calibration_steps: int = 300,
            input_type: str = "uint8", output_type: str = "float32", verify_split: str = "test",
            verify_images: int = 500, data_dir: str | None = None, detection_postprocess: bool = True,
-           max_detections: int = 100, score_threshold: float = 1e-8, regular_nms: bool = False,
+           max_detections: int = 100, score_threshold: float = 1e-8, regular_nms: bool = True,
            segmentation_output: str = "probabilities", write_metadata: bool = True) -> list[dict]:
     """Exports and verifies; returns one report per file (see module docstring)."""
     unknown = [q for q in quantizations if q not in tflite.QUANTIZATIONS]

@@ -8,6 +8,9 @@ COCO's category ids; results for COCO datasets use the real ids
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 import tensorflow as tf
 
@@ -57,6 +60,7 @@ def coco_map(inference_model, examples: tf.data.Dataset, batch_size: int, ids: n
             bar.add(1)
     if not detections:
         return {"mAP": 0.0, "mAP@0.5": 0.0, "detections": 0}
-    result = evaluator.result()
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its whole summary
+        result = evaluator.result()
     return {"mAP": float(result["AP"]), "mAP@0.5": float(result["AP50"]),
             "mAP@0.75": float(result["AP75"]), "detections": detections}
