@@ -71,8 +71,10 @@ def plot(rows: list[dict], path: str, quantization: str = "float32") -> bool:
     for r in points:
         ax.annotate(r["network"].replace("MobileNetV2 ", ""), (r["madds"] / 1e6, r["median_ms"]), fontsize=6,
                     xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("MAdds (millions)")
-    ax.set_ylabel(f"median latency, ms ({quantization}, 1 thread)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MAdds (millions, log)")
+    ax.set_ylabel(f"median latency, ms ({quantization}, 1 thread, log)")
     ax.set_title("MobileNetV2: multiply-adds vs TFLite latency (cf. paper Fig. 5)")
     ax.grid(alpha=0.3)
     ax.legend()
