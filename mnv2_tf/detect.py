@@ -42,12 +42,14 @@ def read_image(path: str) -> np.ndarray:
 
 
 def load_task_run(path: str, task: str):
-    """A run directory's model and config, checked to be of `task`."""
+    """A run directory's model, config and class names (labels.txt), checked to be of `task`."""
     model, config = load_run(path)
     if config is None or config.task != task:
         found = config.task if config else "a bare .keras file"
         raise ModelFileError(f"{path} is {found}, not a {task} run directory")
-    return model, config
+    with open(os.path.join(path, "labels.txt")) as f:
+        names = f.read().splitlines()
+    return model, config, names
 
 
 def detect(model, config, image: np.ndarray) -> dict:
@@ -61,10 +63,9 @@ def detect(model, config, image: np.ndarray) -> dict:
 def main(argv):
     del argv
     try:
-        model, config = load_task_run(FLAGS.model, "detection")
+        model, config, names = load_task_run(FLAGS.model, "detection")
         image = read_image(FLAGS.image)
         result = detect(model, config, image)
-        names = [line for line in open(os.path.join(FLAGS.model, "labels.txt")).read().splitlines()]
         draw_detections(image, result["boxes"], result["classes"], result["scores"], names,
                         FLAGS.min_score).save(FLAGS.out)
     except (ValueError, FileNotFoundError, OSError) as e:

@@ -10,7 +10,6 @@ back (nearest) to the image. Prints the pixel share of each class found.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -49,10 +48,9 @@ def segment(model, config, image: np.ndarray, multi_scale: bool = False) -> np.n
 def main(argv):
     del argv
     try:
-        model, config = load_task_run(FLAGS.model, "segmentation")
+        model, config, names = load_task_run(FLAGS.model, "segmentation")
         image = read_image(FLAGS.image)
         labels = segment(model, config, image, FLAGS.multi_scale)
-        names = open(os.path.join(FLAGS.model, "labels.txt")).read().splitlines()
         overlay_mask(image, labels, names).save(FLAGS.out)
     except (ValueError, FileNotFoundError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -90,11 +90,13 @@ class TFLiteRunner:
         self.output_names = sorted(signature["outputs"])
         self._runner = self.interpreter.get_signature_runner("serving_default")
         self._input_name = signature["inputs"][0]
+        by_index = {d["index"]: d for d in self.interpreter.get_output_details()}
+        indices = self.interpreter._get_full_signature_list()["serving_default"]["outputs"]
+        self._output_quantization = {name: by_index[i]["quantization"] for name, i in indices.items()}
 
     def outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """{signature output name: [B, ...] float array} for a batch of float images."""
         results = {name: [] for name in self.output_names}
-        details = {d["name"]: d for d in self.interpreter.get_output_details()}
         for image in np.asarray(images, np.float32):
             x = image[None]
             if self.input["dtype"] != np.float32:
@@ -103,11 +105,9 @@ class TFLiteRunner:
                 x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.input["dtype"])
             out = self._runner(**{self._input_name: x})
             for name, y in out.items():
-                if y.dtype != np.float32:
-                    detail = next((d for d in details.values() if d["dtype"] == y.dtype and
-                                   tuple(d["shape"]) == y.shape), None)
-                    scale, zero = detail["quantization"] if detail else (1.0, 0)
-                    y = (y.astype(np.float32) - zero) * (scale or 1.0)
+                scale, zero = self._output_quantization[name]
+                if y.dtype != np.float32 and scale:  # quantized; integer labels (scale 0) stay as they are
+                    y = (y.astype(np.float32) - zero) * scale
                 results[name].append(y[0])
         return {name: np.stack(v) for name, v in results.items()}
 
