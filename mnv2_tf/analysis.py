@@ -25,6 +25,7 @@ import math
 import keras
 import numpy as np
 
+from mnv2_tf.backbone import mobilenet_v2
 from mnv2_tf.layers import InvertedResidual
 
 ATROUS_CONVENTIONS = ("plain", "tf1")
@@ -88,9 +89,9 @@ def _resolution(tensor) -> str | None:
     return "1x1" if len(tensor.shape) == 2 else None
 
 
-def _block_internal(layer, ins, outs) -> int:
+def _block_internal(layer, ins, outs, groups: int | None = None) -> int:
     """Inner storage of one bottleneck: one expansion group before and after the depthwise."""
-    groups = len(layer._groups)
+    groups = groups or len(layer._groups)
     hidden = layer.in_channels * layer.expansion
     hw_in = int(np.prod(ins[0].shape[1:3])) if layer.expansion != 1 else 0
     hw_out = int(np.prod(outs[0].shape[1:3]))
@@ -135,3 +136,33 @@ def profile(model: keras.Model, activation_bytes: int = 2, atrous: str = "plain"
     peak, materialized = _memory(model, activation_bytes, internal_tensors)
     return Profile(params_paper, params_trainable, model.count_params(), madds, peak,
                    materialized, activation_bytes)
+
+
+def memory_splits(config, max_splits: int = 5) -> tuple:
+    """Sec. 5.1 applied where it pays: per bottleneck (layer_2 first), the fewest
+    expansion splits g <= `max_splits` (the paper finds 2-5 best) that bring the
+    block's |inputs| + |outputs| + internal storage down to the largest footprint
+    of an operation splitting cannot shrink (the stem, t = 1 blocks, the last
+    conv, ...); 1 where the block is already below it. Splitting more blocks
+    would cost latency (smaller matrix products) without lowering the peak.
+    """
+    model = mobilenet_v2(dataclasses.replace(config, expansion_splits=1))
+    fixed, blocks = 0, []
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            ins, outs = node.input_tensors, node.outputs
+            base = sum(map(_size, ins)) + sum(map(_size, outs))
+            if isinstance(layer, InvertedResidual):
+                blocks.append((layer, ins, outs, base))
+                if layer.expansion == 1:
+                    fixed = max(fixed, base + _block_internal(layer, ins, outs))
+            else:
+                fixed = max(fixed, base)
+    splits = []
+    for layer, ins, outs, base in blocks:
+        g = 1
+        while (layer.expansion != 1 and g < max_splits
+               and base + _block_internal(layer, ins, outs, g) > fixed):
+            g += 1
+        splits.append(g)
+    return tuple(splits)

@@ -43,7 +43,9 @@ class BackboneConfig:
       num_classes: classifier outputs (logits).
       dropout: dropout rate before the classifier (slim: keep 0.8 -> 0.2).
       output_stride: 8, 16 or 32 (atrous conv past that stride, Sec. 6.3).
-      expansion_splits: Sec. 5.1 split evaluation of every bottleneck with t > 1.
+      expansion_splits: Sec. 5.1 split evaluation at inference: one g for every
+        bottleneck with t > 1, or a g per bottleneck (layer_2 first; see
+        `analysis.memory_splits`, which splits only where the peak is set).
       include_last_conv: build the 1x1-1280 conv (layer_19); Mobile DeepLabv3 omits it.
       weight_decay, bn_momentum, bn_epsilon: see `defaults`.
       table: Table 2 rows; the paper's by default.
@@ -55,7 +57,7 @@ class BackboneConfig:
     num_classes: int = 1000
     dropout: float = 0.2
     output_stride: int = 32
-    expansion_splits: int = 1
+    expansion_splits: int | tuple = 1
     include_last_conv: bool = True
     weight_decay: float = defaults.WEIGHT_DECAY
     bn_momentum: float = defaults.BN_MOMENTUM
@@ -81,8 +83,21 @@ class BackboneConfig:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.expansion_splits, int) or self.expansion_splits < 1:
-            raise ValueError(f"expansion_splits must be an integer >= 1, got {self.expansion_splits!r}")
+        if isinstance(self.expansion_splits, (list, tuple)):
+            self.expansion_splits = tuple(self.expansion_splits)
+            blocks = sum(row.n for row in self.table)
+            if len(self.expansion_splits) != blocks:
+                raise ValueError(f"expansion_splits has {len(self.expansion_splits)} entries; the table "
+                                 f"has {blocks} bottlenecks (give one per bottleneck, or one integer)")
+        splits = self.expansion_splits if isinstance(self.expansion_splits, tuple) else (self.expansion_splits,)
+        if not all(isinstance(g, int) and g >= 1 for g in splits):
+            raise ValueError(f"expansion_splits must be integers >= 1, got {self.expansion_splits!r}")
+
+    def block_splits(self, index: int) -> int:
+        """Expansion splits of bottleneck `index` (0 = layer_2)."""
+        if isinstance(self.expansion_splits, tuple):
+            return self.expansion_splits[index]
+        return self.expansion_splits
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -184,10 +199,10 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     stem, plans = _plan(config)
     x = ConvBN(stem, 3, strides=architecture.STEM_STRIDE, name="layer_1", **common)(inputs)
     features = {"layer_1": x}
-    for p in plans:
+    for i, p in enumerate(plans):
         block = InvertedResidual(p.filters, p.expansion, strides=p.strides,
                                  dilation_rate=p.dilation_rate,
-                                 expansion_splits=config.expansion_splits, name=p.name, **common)
+                                 expansion_splits=config.block_splits(i), name=p.name, **common)
         if f"{p.name}/expansion_output" in wanted:
             x, features[f"{p.name}/expansion_output"] = block(x, return_expansion=True)
         else:

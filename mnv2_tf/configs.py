@@ -186,6 +186,10 @@ CLASSIFICATION = {
 }
 
 
+# The classification demo's run, whose backbone starts the detection demo.
+SHAPES_BACKBONE_RUN = "workspace/runs/shapes"
+
+
 def _detection(name, backbone, head, data, train, description) -> ExperimentConfig:
     return ExperimentConfig(name=name, task="detection", model=backbone, head=head, data=data,
                             train=train, description=description)
@@ -221,13 +225,16 @@ DETECTION = {
         SSDLiteConfig(num_classes=6, bn_momentum=0.9, weight_decay=0.0, unmatched_threshold=0.4,
                       anchors=AnchorConfig(reduce_lowest_layer=False)),
         DataConfig(dataset=DEFAULT_DATASET, crop_area=(0.6, 1.0), shuffle_buffer=3000),
-        TrainConfig(epochs=12, batch_size=32, optimizer="adam", learning_rate=0.004,
+        TrainConfig(epochs=6, batch_size=32, optimizer="adam", learning_rate=0.004,
                     learning_rate_batch_size=32, lr_schedule="cosine", warmup_epochs=1.0,
-                    checkpoint_steps=200),
+                    checkpoint_steps=200, init_checkpoint=SHAPES_BACKBONE_RUN),
         "The built-in detection demo: SSDLite on MobileNetV2 0.35 at 160x160 (the 128 px images "
-        "upsampled: a 10x10 stride-16 map for the 14-30 px distractors) from scratch on "
-        "mnv2_shapes/128, Adam + cosine, BN momentum 0.9, an ignore band at IoU 0.4-0.5 (the "
-        "reference has none). The lowest map keeps all 6 anchors per "
+        "upsampled: a 10x10 stride-16 map for the 14-30 px distractors) on mnv2_shapes/128, the "
+        "backbone starting from the classification demo's run (workspace/runs/shapes, as the paper "
+        "starts from ImageNet; --init_checkpoint= trains from scratch: 12 epochs reached 0.68 "
+        "mAP@.5), 6 epochs, Adam + cosine, BN momentum 0.9, an ignore band at IoU 0.4-0.5 (the "
+        "reference has none). Measured: validation mAP@.5 0.743, mAP 0.559 in 415 s of training on "
+        "2 CPU cores. The lowest map keeps all 6 anchors per "
         "location (reduce_lowest_layer=False): the reduced set's 0.1 square and 0.2 x ar 2 anchors "
         "overlap the 14-30 px distractors poorly at 128 px; SSD crops cover 60-100% of the image "
         "(reference 10-100%): zoom-in crops made the small distractors large in training, and they "

@@ -103,9 +103,11 @@ class InvertedResidual(keras.layers.Layer):
       expansion: expansion factor t.
       strides: depthwise stride s (1 or 2).
       dilation_rate: depthwise atrous rate d (used with stride 1 for output stride < 32).
-      expansion_splits: Sec. 5.1 memory-efficient inference. With splits = g > 1, the block is evaluated as sum_i (A_i o N o B_i)(x) over g
-        channel groups of the expansion, so only one group of the (large)
-        expanded tensor exists at a time. Weights are the same as with g = 1, so a
+      expansion_splits: Sec. 5.1 memory-efficient inference. With splits = g > 1, the
+        block is evaluated as sum_i (A_i o N o B_i)(x) over g channel groups of the
+        expansion, so only one group of the (large) expanded tensor exists at a
+        time. A t == 1 block has no expansion to save (its inner tensor is its
+        input) and always runs whole. Weights are the same as with g = 1, so a
         trained model can be rebuilt with splits. Training always runs unsplit.
       weight_decay, bn_momentum, bn_epsilon: see `defaults`.
 
@@ -160,7 +162,7 @@ class InvertedResidual(keras.layers.Layer):
         self._groups = self._split_groups(hidden)
 
     def _split_groups(self, hidden):
-        if self.expansion_splits == 1:
+        if self.expansion_splits == 1 or self.expansion == 1:
             return [slice(0, hidden)]
         if self.expansion_splits > hidden:
             raise ValueError(f"expansion_splits={self.expansion_splits} exceeds the {hidden} expansion channels")
@@ -181,25 +183,27 @@ class InvertedResidual(keras.layers.Layer):
         return (x, expansion) if return_expansion else x
 
     def _call_split(self, inputs, return_expansion):
-        """Sec. 5.1: F(x) = sum_i (A_i o N o B_i)(x); BN of the sum is applied once."""
-        total, pieces = None, []
+        """Sec. 5.1: F(x) = sum_i (A_i o N o B_i)(x), accumulated group by group.
+
+        The projection BN is linear, so its scale is folded into each group's
+        projection kernel A_i and its shift (plus the residual) starts the sum:
+        the converter emits conv, depthwise, conv, add per group, nothing after.
+        """
+        bn = self.project_bn
+        project_scale = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
+        total, pieces = bn.beta - bn.moving_mean * project_scale, []
+        if self.use_residual:
+            total = total + inputs
         for group in self._groups:
-            if self.expansion == 1:  # the "expansion" is the input itself
-                h = inputs[..., group]
-            else:
-                h = ops.conv(inputs, self.expand.kernel[..., group], padding="same")
-                h = ops.relu6(_batch_norm_inference(self.expand_bn, h, group))
+            h = ops.conv(inputs, self.expand.kernel[..., group], padding="same")
+            h = ops.relu6(_batch_norm_inference(self.expand_bn, h, group))
             if return_expansion:
                 pieces.append(h)
             h = ops.depthwise_conv(h, self.depthwise.kernel[:, :, group, :], strides=self.strides,
                                    padding="same", dilation_rate=self.dilation_rate)
             h = ops.relu6(_batch_norm_inference(self.depthwise_bn, h, group))
-            h = ops.conv(h, self.project.kernel[:, :, group, :], padding="same")
-            total = h if total is None else total + h
-        x = _batch_norm_inference(self.project_bn, total, slice(None))
-        if self.use_residual:
-            x = x + inputs
-        return (x, ops.concatenate(pieces, axis=-1)) if return_expansion else x
+            total = total + ops.conv(h, self.project.kernel[:, :, group, :] * project_scale, padding="same")
+        return (total, ops.concatenate(pieces, axis=-1)) if return_expansion else total
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "expansion": self.expansion,

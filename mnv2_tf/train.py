@@ -107,14 +107,17 @@ class Throughput(keras.callbacks.Callback):
         self.batch_size, self.decode_stats = batch_size, decode_stats
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._steps = time.perf_counter(), 0
+        self._start, self._steps, self._end = time.perf_counter(), 0, None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
-        self._last = time.perf_counter()  # before the epoch-end evaluation
+        self._steps += 1  # TF runs steps asynchronously: this fires before a step is done
+
+    def on_test_begin(self, logs=None):
+        if self._end is None:  # Keras has waited for the queued steps before evaluating
+            self._end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        rate = self._steps * self.batch_size / max(self._last - self._start, 1e-9)
+        rate = self._steps * self.batch_size / max((self._end or time.perf_counter()) - self._start, 1e-9)
         print(f"epoch {epoch + 1}: training {rate:.1f} images/s, corrupt images skipped so far: "
               f"{self.decode_stats.skipped}", flush=True)
 

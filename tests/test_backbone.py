@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import keras
 import numpy as np
@@ -80,6 +81,23 @@ def test_expansion_splits_in_the_backbone_match():
     x = images((64, 64, 3))
     np.testing.assert_allclose(split(x, training=False).numpy(), model(x, training=False).numpy(),
                                atol=1e-5)
+
+
+def test_per_block_expansion_splits():
+    config = BackboneConfig(input_shape=(64, 64, 3), num_classes=10)
+    model = mobilenet_v2(config)
+    randomize_batch_norm(model)
+    per_block = (1, 3, 2) + (1,) * 14
+    split = mobilenet_v2(config, expansion_splits=per_block)
+    groups = [len(layer._groups) for layer in split.layers if hasattr(layer, "_groups")]
+    assert groups == list(per_block)
+    split.set_weights(model.get_weights())
+    x = images((64, 64, 3))
+    np.testing.assert_allclose(split(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
+    as_json = json.loads(json.dumps(dataclasses.replace(config, expansion_splits=per_block).to_dict()))
+    assert BackboneConfig.from_dict(as_json).expansion_splits == per_block  # lists come back as the tuple
+    with pytest.raises(ValueError, match="17 bottlenecks"):
+        BackboneConfig(expansion_splits=(2, 2))
 
 
 def test_config_round_trip(tmp_path):

@@ -106,12 +106,17 @@ def test_short_host_run_and_report(tmp_path):
     t = host.time_models([small, big], num_runs=20, warmup_runs=2, rounds=4)
     for r in t.values():
         assert r["count"] == 20 and 0 < r["p5_ms"] <= r["median_ms"] <= r["p95_ms"] and r["init_ms"] > 0
-    assert host.peak_tensor_bytes(big) > host.peak_tensor_bytes(small) >= 16 * 16 * 3 * 4
+    assert all(len(r["round_medians"]) == 4 for r in t.values())
+    # the peak is at the conv: its input image and its output, both float32
+    assert host.peak_tensor_bytes(big) == 16 * 16 * 3 * 4 + 14 * 14 * 64 * 4
+    assert host.peak_tensor_bytes(small) == 16 * 16 * 3 * 4 + 14 * 14 * 4 * 4
+    assert host.graph_signature(small) != host.graph_signature(big)
+    assert host.graph_signature(small) == host.graph_signature(_tiny(tmp_path, "small_again.tflite", 4))
     rows = report.rows_for([{"network": "tiny", "quantization": "float32", "madds": 1e6, "params": 1e3,
                              "size_bytes": 1000, "median_ms": 1.0, "p5_ms": 0.9, "p95_ms": 1.1,
-                             "reference_ms": 2.0}])
+                             "reference_ms": 2.0, "ratio_min": 0.4, "ratio_max": 0.6, "same_graph": True}])
     assert rows[0]["gmacs"] == pytest.approx(1.0) and rows[0]["ratio"] == 0.5
-    assert "| tiny | float32 |" in report.markdown(rows)
+    assert "| tiny | float32 |" in report.markdown(rows) and "| 0.500 (0.40-0.60) | yes |" in report.markdown(rows)
     assert report.plot(rows, str(tmp_path / "fig.png")) and os.path.getsize(tmp_path / "fig.png") > 1000
 
 

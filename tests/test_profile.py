@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from mnv2_tf import analysis
-from mnv2_tf.backbone import mobilenet_v2
+from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
 from mnv2_tf.cli import parse_resolution
 from mnv2_tf.profile import profile_classifier
 
@@ -33,11 +33,19 @@ def test_smallest_grid_point():
     assert abs(row["madds"] - 11.9e6) < 0.1e6 and "7M" in row["note"]
 
 
-def test_expansion_splits_cut_peak_memory_not_madds():
-    whole = analysis.profile(mobilenet_v2())
-    split = analysis.profile(mobilenet_v2(expansion_splits=6))
-    assert split.madds == whole.madds
-    assert split.peak_memory_bytes < 0.5 * whole.peak_memory_bytes
+def test_memory_splits_split_only_the_blocks_that_set_the_peak():
+    """1.0/224: layer_3 (112x112 in, 96-wide expansion) and layer_4 set the peak; every other
+    block is already below the stem / layer_2 footprint, so 3 and 2 splits match uniform 6."""
+    config = BackboneConfig()
+    splits = analysis.memory_splits(config)
+    assert splits == (1, 3, 2) + (1,) * 14
+    whole = analysis.profile(mobilenet_v2(config))
+    chosen = analysis.profile(mobilenet_v2(config, expansion_splits=splits))
+    uniform = analysis.profile(mobilenet_v2(config, expansion_splits=6))
+    assert chosen.madds == uniform.madds == whole.madds
+    # the stem + layer_2 (t = 1, 112x112x(32 + 32 + 16)) now set the peak: 44% below the unsplit one
+    assert chosen.peak_memory_bytes == uniform.peak_memory_bytes == 112 * 112 * 80 * 2
+    assert chosen.peak_memory_bytes < 0.6 * whole.peak_memory_bytes
 
 
 def test_madds_of_one_layer_by_hand():

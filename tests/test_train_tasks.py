@@ -68,6 +68,17 @@ def test_backbone_starts_from_a_classifier_run(smoke_run):
             assert np.array_equal(a, b)
 
 
+def test_detection_demo_starts_from_the_classification_demo(data_dir):
+    from mnv2_tf.tasks.detection import DetectionTask
+    d, backbone = configs.get_experiment("shapes", "detection"), configs.get_experiment("shapes")
+    assert d.train.init_checkpoint == configs.default_run_dir(backbone)
+    assert d.model.width_multiplier == backbone.model.width_multiplier
+    smoke = configs.get_experiment("smoke", "detection")
+    smoke.data.data_dir, smoke.train.init_checkpoint = data_dir, "/nonexistent/run"
+    with pytest.raises(FileNotFoundError, match="--init_checkpoint= to start from scratch"):
+        DetectionTask(smoke)
+
+
 def test_experiment_families_and_errors():
     assert set(configs.EXPERIMENTS) == {"classification", "detection", "segmentation"}
     assert configs.get_experiment("coco", "detection").head.num_classes == 80

@@ -1,7 +1,7 @@
 r"""TFLite latency, Table 4 and Figure 5 from our own runs, side by side with keras.applications.
 
   python -m mnv2_tf.latency.cli --models=workspace/export/shapes --reference=keras_applications
-  python -m mnv2_tf.latency.cli --grid=0.35/224,0.5/224,0.75/224,1.0/224,1.4/224,1.0/160 --heads --splits=6
+  python -m mnv2_tf.latency.cli --grid=0.35/224,0.5/224,0.75/224,1.0/224,1.4/224,1.0/160 --heads --splits=auto
   python -m mnv2_tf.latency.cli --models=m.tflite --target=adb --benchmark_binary=./benchmark_model
 
 Host: LiteRT interpreter (XNNPACK), `--num_threads` (1), models interleaved in
@@ -30,7 +30,9 @@ def define_flags():
     flags.DEFINE_list("grid", [], "Classifier points width/resolution (e.g. 1.0/224) to build, convert and time.")
     flags.DEFINE_list("grid_types", ["float32", "int8"], "Quantizations for --grid models.")
     flags.DEFINE_bool("heads", False, "Add SSDLite-320 and Mobile DeepLabv3-513 (no ASPP) rows to the grid.")
-    flags.DEFINE_integer("splits", 0, "Add a Sec. 5.1 row: 1.0/224 with expansion_splits=N (peak memory, latency).")
+    flags.DEFINE_string("splits", "", "Add Sec. 5.1 rows at 1.0/224, unsplit and split (peak tensor memory, "
+                        "latency): 'auto' splits 2-5 ways only the blocks that set the peak "
+                        "(analysis.memory_splits); N splits every t > 1 block N ways.")
     flags.DEFINE_enum("target", "host", ["host", "adb"], "Where to time.")
     flags.DEFINE_integer("num_threads", 1, "Threads.")
     flags.DEFINE_integer("num_runs", 50, "Timed runs per model.")
@@ -80,6 +82,8 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
 
     from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
     specs = []
+    split_config = BackboneConfig(input_shape=(224, 224, 3))
+    split = split_setting(splits, split_config) if splits else None  # a wrong --splits fails before any work
 
     def add(model, network, classifier=None, extra=None):
         p = analysis.profile(model)
@@ -103,10 +107,18 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
         add(deeplab(BackboneConfig(input_shape=(513, 513, 3), output_stride=16), DeepLabConfig()),
             "DeepLabv3 513 no ASPP")
     if splits:
-        for t in (1, splits):
-            model = mobilenet_v2(BackboneConfig(input_shape=(224, 224, 3), expansion_splits=t))
-            add(model, f"MobileNetV2 1/224 splits={t}")
+        for g, label in ((1, "1"), (split, splits)):
+            add(mobilenet_v2(split_config, expansion_splits=g), f"MobileNetV2 1/224 splits={label}")
     return specs
+
+
+def split_setting(value: str, config) -> int | tuple:
+    """--splits: 'auto' -> the per-block splits of `analysis.memory_splits`, 'N' -> N."""
+    if value == "auto":
+        return analysis.memory_splits(config)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--splits must be 'auto' or an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def _reference_files(specs, folder) -> dict:
@@ -150,6 +162,10 @@ def measure(specs: list[dict], reference: str = "none", target: str = "host", nu
         if "reference_file" in s:
             r = timings[s["reference_file"]]
             entry["reference_ms"] = r.get("median_ms") or r["avg_ms"]
+            entry["same_graph"] = host.graph_signature(s["file"]) == host.graph_signature(s["reference_file"])
+            if t.get("round_medians") and r.get("round_medians"):  # interleaved rounds: the ratio's spread
+                ratios = np.array(t["round_medians"]) / np.array(r["round_medians"])
+                entry["ratio_min"], entry["ratio_max"] = float(ratios.min()), float(ratios.max())
         if "splits=" in s["network"]:
             entry["peak_tensor_bytes"] = host.peak_tensor_bytes(s["file"])
         entries.append(entry)

@@ -11,7 +11,7 @@ import random
 import time
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 
 def _random_input(detail, rng):
@@ -24,7 +24,7 @@ def _random_input(detail, rng):
 
 def time_models(paths: list[str], num_threads: int = 1, num_runs: int = 50, warmup_runs: int = 5,
                 rounds: int = 10, seed: int = 0, progress=None) -> dict[str, dict]:
-    """{path: {init_ms, warmup_ms, avg_ms, median_ms, p5_ms, p95_ms, min_ms, count}}."""
+    """{path: {init_ms, warmup_ms, avg_ms, median_ms, p5_ms, p95_ms, min_ms, count, round_medians}}."""
     rng = np.random.default_rng(seed)
     interpreters, results = {}, {}
     for path in paths:
@@ -40,7 +40,8 @@ def time_models(paths: list[str], num_threads: int = 1, num_runs: int = 50, warm
             interpreter.invoke()
             warm.append((time.perf_counter() - t) * 1000)
         interpreters[path] = interpreter
-        results[path] = {"init_ms": init, "first_ms": warm[0], "warmup_ms": float(np.mean(warm)), "times": []}
+        results[path] = {"init_ms": init, "first_ms": warm[0], "warmup_ms": float(np.mean(warm)), "times": [],
+                         "round_medians": []}
     per_round = max(1, num_runs // rounds)
     order = list(paths)
     shuffle = random.Random(seed)
@@ -52,6 +53,7 @@ def time_models(paths: list[str], num_threads: int = 1, num_runs: int = 50, warm
                 t = time.perf_counter()
                 invoke()
                 times.append((time.perf_counter() - t) * 1000)
+            results[path]["round_medians"].append(float(np.median(times[-per_round:])))
         if progress:
             progress(r + 1, rounds)
     for path, res in results.items():
@@ -61,12 +63,28 @@ def time_models(paths: list[str], num_threads: int = 1, num_runs: int = 50, warm
     return results
 
 
+def _without_delegates(path_or_content) -> Interpreter:
+    kwargs = {"model_content": path_or_content} if isinstance(path_or_content, bytes) else {"model_path": path_or_content}
+    interpreter = Interpreter(**kwargs, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def graph_signature(path: str) -> list[tuple]:
+    """(op, output shapes and types) in execution order: two files with equal signatures
+    run the same kernels on the same tensors, so their latencies can differ only by noise."""
+    interpreter = _without_delegates(path)
+    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+    return [(op["op_name"], tuple((tuple(tensors[t]["shape"]), np.dtype(tensors[t]["dtype"]).name)
+                                  for t in op["outputs"]))
+            for op in interpreter._get_ops_details()]
+
+
 def peak_tensor_bytes(path_or_content) -> int:
     """Peak bytes of non-constant tensors alive at once, in execution order (a lower bound
-    on the interpreter's arena; Sec. 5's memory measure for a .tflite file)."""
-    kwargs = {"model_content": path_or_content} if isinstance(path_or_content, bytes) else {"model_path": path_or_content}
-    interpreter = Interpreter(**kwargs)
-    interpreter.allocate_tensors()
+    on the interpreter's arena; Sec. 5's memory measure for a .tflite file). No delegate is
+    applied: a delegate node would list every tensor as its input and keep all alive."""
+    interpreter = _without_delegates(path_or_content)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
     constant = set()

@@ -29,22 +29,32 @@ def _fmt(v, spec):
     return "" if v is None else format(v, spec)
 
 
+def _ratio(r) -> str:
+    text = _fmt(r.get("ratio"), ".3f")
+    if r.get("ratio_min") is not None:
+        text += f" ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
+    return text
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| network | type | params | MAdds | file | median ms | p5-p95 ms | GMAC/s | % of 1-core peak | "
-             "top-1 | reference ms | ours/reference |", "|" + "---|" * 12]
+             "top-1 | reference ms | ours/reference (per-round range) | same ops as reference |",
+             "|" + "---|" * 13]
     for r in rows:
         lines.append(
             f"| {r['network']} | {r['quantization']} | {_fmt(r.get('params') and r['params'] / 1e6, '.2f')}M | "
             f"{_fmt(r.get('madds') and r['madds'] / 1e6, '.1f')}M | {r['size_bytes'] / 1e6:.2f} MB | "
             f"{r['median_ms']:.3f} | {r['p5_ms']:.3f}-{r['p95_ms']:.3f} | {_fmt(r.get('gmacs'), '.1f')} | "
             f"{_fmt(r.get('peak_fraction') and 100 * r['peak_fraction'], '.0f')} | {_fmt(r.get('top1'), '.3f')} | "
-            f"{_fmt(r.get('reference_ms'), '.3f')} | {_fmt(r.get('ratio'), '.3f')} |")
+            f"{_fmt(r.get('reference_ms'), '.3f')} | {_ratio(r)} | "
+            f"{'' if r.get('same_graph') is None else ('yes' if r['same_graph'] else 'no')} |")
     return "\n".join(lines)
 
 
 def write_csv(rows: list[dict], path: str) -> None:
     keys = ["network", "quantization", "params", "madds", "size_bytes", "init_ms", "median_ms", "p5_ms", "p95_ms",
-            "avg_ms", "gmacs", "peak_fraction", "top1", "reference_ms", "ratio", "file"]
+            "avg_ms", "gmacs", "peak_fraction", "top1", "reference_ms", "ratio", "ratio_min", "ratio_max",
+            "same_graph", "peak_tensor_bytes", "file"]
     with open(path + ".tmp", "w", newline="") as f:
         writer = csv.DictWriter(f, keys, extrasaction="ignore")
         writer.writeheader()
