@@ -29,7 +29,7 @@ test: install
 bench: install
 	$(PY) benchmarks/keras_forward.py
 	$(PY) benchmarks/tflite_latency.py --grid=0.35/224,0.75/224,1.0/224,1.4/224,1.0/128 \
-		--heads --splits=auto --reference=keras_applications
+		--heads --splits=auto --reference=keras_applications --num_runs=120 --rounds=12
 
 clean:
 	rm -rf $(VENV) workspace .pytest_cache
