@@ -187,6 +187,12 @@ def _check_or_write_config(model_dir: str, config: configs.ExperimentConfig) -> 
 def train(config: configs.ExperimentConfig, model_dir: str, verbose: int = 1) -> dict:
     """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics."""
     config.validate()
+    init = config.train.init_checkpoint
+    if init and not os.path.exists(init):  # only training needs it: evaluation and export read the run
+        raise FileNotFoundError(
+            f"init_checkpoint {init} does not exist: train that run first (the detection shapes config "
+            "starts from the classification demo: python -m mnv2_tf.train --experiment=shapes), point "
+            "--init_checkpoint at another run of ours, or pass --init_checkpoint= to start from scratch")
     strategy = distribute.make_strategy(config.train.strategy)
     distribute.check_global_batch(config.train.batch_size, strategy)
     chief = distribute.is_chief()

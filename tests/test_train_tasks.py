@@ -68,15 +68,16 @@ def test_backbone_starts_from_a_classifier_run(smoke_run):
             assert np.array_equal(a, b)
 
 
-def test_detection_demo_starts_from_the_classification_demo(data_dir):
-    from mnv2_tf.tasks.detection import DetectionTask
+def test_detection_demo_starts_from_the_classification_demo(data_dir, tmp_path):
+    from mnv2_tf.train import train
     d, backbone = configs.get_experiment("shapes", "detection"), configs.get_experiment("shapes")
     assert d.train.init_checkpoint == configs.default_run_dir(backbone)
     assert d.model.width_multiplier == backbone.model.width_multiplier
     smoke = configs.get_experiment("smoke", "detection")
     smoke.data.data_dir, smoke.train.init_checkpoint = data_dir, "/nonexistent/run"
     with pytest.raises(FileNotFoundError, match="--init_checkpoint= to start from scratch"):
-        DetectionTask(smoke)
+        train(smoke, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()  # nothing written
 
 
 def test_experiment_families_and_errors():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import keras
 
 from mnv2_tf import pretrained
@@ -24,12 +22,6 @@ class Task:
         info = self.builder.info
         for split in (d.train_split, d.eval_split):
             self.num_examples(split)
-        init = config.train.init_checkpoint
-        if init and not os.path.exists(init):
-            raise FileNotFoundError(
-                f"init_checkpoint {init} does not exist: train that run first (the shapes configs start "
-                "from the classification demo: python -m mnv2_tf.train --experiment=shapes), point "
-                "--init_checkpoint at another run of ours, or pass --init_checkpoint= to start from scratch")
         self.decode_stats = data.DecodeStats()
 
     @property
