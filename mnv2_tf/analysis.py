@@ -98,21 +98,26 @@ def _block_internal(layer, ins, outs, groups: int | None = None) -> int:
     return math.ceil(hidden / groups) * (hw_in + hw_out)
 
 
-def _memory(model, activation_bytes: int, internal_tensors: tuple) -> tuple[int, dict]:
-    peak, materialized = 0, {}
+def _operations(model):
+    """(layer, inputs, outputs, |inputs| + |outputs|) for each top-level op, in order."""
     for layer in model.layers:
         for node in layer._inbound_nodes:
             ins, outs = node.input_tensors, node.outputs
-            internal = _block_internal(layer, ins, outs) if isinstance(layer, InvertedResidual) else 0
-            total = sum(map(_size, ins)) + sum(map(_size, outs)) + internal
-            peak = max(peak, total * activation_bytes)
-            for t in outs:
-                key = _resolution(t)
-                if key is None or any(t is i for i in internal_tensors):
-                    continue
-                channels = int(t.shape[-1])
-                if channels > materialized.get(key, {}).get("channels", 0):
-                    materialized[key] = {"channels": channels, "bytes": _size(t) * activation_bytes}
+            yield layer, ins, outs, sum(map(_size, ins)) + sum(map(_size, outs))
+
+
+def _memory(model, activation_bytes: int, internal_tensors: tuple) -> tuple[int, dict]:
+    peak, materialized = 0, {}
+    for layer, ins, outs, base in _operations(model):
+        internal = _block_internal(layer, ins, outs) if isinstance(layer, InvertedResidual) else 0
+        peak = max(peak, (base + internal) * activation_bytes)
+        for t in outs:
+            key = _resolution(t)
+            if key is None or any(t is i for i in internal_tensors):
+                continue
+            channels = int(t.shape[-1])
+            if channels > materialized.get(key, {}).get("channels", 0):
+                materialized[key] = {"channels": channels, "bytes": _size(t) * activation_bytes}
     return peak, materialized
 
 
@@ -148,16 +153,13 @@ def memory_splits(config, max_splits: int = 5) -> tuple:
     """
     model = mobilenet_v2(dataclasses.replace(config, expansion_splits=1))
     fixed, blocks = 0, []
-    for layer in model.layers:
-        for node in layer._inbound_nodes:
-            ins, outs = node.input_tensors, node.outputs
-            base = sum(map(_size, ins)) + sum(map(_size, outs))
-            if isinstance(layer, InvertedResidual):
-                blocks.append((layer, ins, outs, base))
-                if layer.expansion == 1:
-                    fixed = max(fixed, base + _block_internal(layer, ins, outs))
-            else:
-                fixed = max(fixed, base)
+    for layer, ins, outs, base in _operations(model):
+        if isinstance(layer, InvertedResidual):
+            blocks.append((layer, ins, outs, base))
+            if layer.expansion == 1:
+                fixed = max(fixed, base + _block_internal(layer, ins, outs))
+        else:
+            fixed = max(fixed, base)
     splits = []
     for layer, ins, outs, base in blocks:
         g = 1

@@ -116,15 +116,15 @@ def main(argv):
         result["MF_mIoU"] = mf["mIoU"]
     print("\n== Held-out test split ==\n" + json.dumps(result, indent=1))
     print(_picture(task, model, run_config, os.path.join(model_dir, "test_image.png")))
-    export_dir = os.path.join(FLAGS.workspace, "export", *os.path.relpath(model_dir, os.path.join(FLAGS.workspace, "runs")).split(os.sep))
+    run_path = os.path.relpath(model_dir, os.path.join(FLAGS.workspace, "runs")).split(os.sep)  # e.g. detection/shapes
+    export_dir = os.path.join(FLAGS.workspace, "export", *run_path)
     print("\n== TFLite export + verification against Keras (python -m mnv2_tf.export_tflite) ==", flush=True)
     reports = export_tflite.export(model_dir, export_dir, tflite.QUANTIZATIONS,
                                    verify_images=500 if task == "classification" else 200)
     print(export_tflite.table(reports))
     print("\n== TFLite latency on this machine, 1 thread, ours vs keras.applications converted the same way "
           "(python -m mnv2_tf.latency.cli) ==", flush=True)
-    results = os.path.join(FLAGS.workspace, "results", "latency", *os.path.relpath(
-        model_dir, os.path.join(FLAGS.workspace, "runs")).split(os.sep))
+    results = os.path.join(FLAGS.workspace, "results", "latency", *run_path)
     os.makedirs(os.path.join(results, "models"), exist_ok=True)
     rows = latency_cli.measure(latency_cli.specs_from_files([r["file"] for r in reports]), "keras_applications",
                                num_runs=100, folder=os.path.join(results, "models"))
