@@ -12,8 +12,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from mnv2_tf import pretrained
-from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
+from mnv2_tf.backbone import BackboneConfig, mobilenet_v2, pretrained
 
 flags.DEFINE_integer("runs", 20, "Timed runs per model and batch size.")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes.")

@@ -13,11 +13,11 @@ import time
 import keras
 from absl import app, flags
 
-from mnv2_tf import configs, optim, pretrained
-from mnv2_tf.backbone import mobilenet_v2
-from mnv2_tf.tasks import TASK_CLASSES
+from mnv2_tf import experiments, tasks
+from mnv2_tf.backbone import mobilenet_v2, pretrained
+from mnv2_tf.training import optim
 
-flags.DEFINE_string("experiment", "shapes", "Named experiment whose data and model to use.")
+flags.DEFINE_string("experiment", "shapes", "Named classification experiment whose data and model to use.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
 flags.DEFINE_integer("rounds", 5, "Interleaved rounds per model.")
 flags.DEFINE_integer("steps", 20, "Training steps per round.")
@@ -26,9 +26,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = configs.get_experiment(FLAGS.experiment)
+    config = experiments.get(FLAGS.experiment, "classification")
     config.data.data_dir = FLAGS.data_dir or config.data.data_dir
-    task = TASK_CLASSES[config.task](config)
+    task = tasks.create(config)
     batch = config.train.batch_size
     iterator = iter(task.train_dataset())
     start = time.perf_counter()

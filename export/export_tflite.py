@@ -1,9 +1,9 @@
-"""Exports a trained run to float32 / float16 / int8 TFLite and verifies it (see mnv2_tf.export_tflite).
+"""Exports a trained run to float32 / float16 / int8 TFLite and verifies it (see mnv2_tf.tools.export).
 
-  python export/export_tflite.py --model=workspace/runs/shapes --out_dir=workspace/export/shapes
+  python export/export_tflite.py --model=workspace/runs/classification/shapes
 """
 
-from mnv2_tf.export_tflite import run
+from mnv2_tf.tools.export import run
 
 if __name__ == "__main__":
     run()

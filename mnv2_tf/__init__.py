@@ -1,10 +1,22 @@
 """mnv2_tf: MobileNetV2 (Sandler et al., 2018) in Keras 3, trained on TFDS, shipped as TFLite.
 
-Importing the package registers its Keras layers, losses and schedules, so
-`keras.saving.load_model` reads the `.keras` files it writes.
+Importing the package registers every Keras object it defines (layers, losses,
+schedules, the detection post-processing), so `keras.saving.load_model` reads
+the `.keras` files it writes, and imports neither TensorFlow Datasets nor any
+data pipeline: the backbone builds on any Keras backend. TensorFlow's C++
+logs (cuInit, oneDNN, CPU-feature notes) are off unless TF_CPP_MIN_LOG_LEVEL is set.
 """
 
-from mnv2_tf import layers, optim  # noqa: F401  (registers serializable classes)
-from mnv2_tf.backbone import BackboneConfig, endpoint_specs, feature_extractor, mobilenet_v2
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from mnv2_tf.backbone import (BackboneConfig, endpoint_specs, feature_extractor,  # noqa: E402
+                              mobilenet_v2)
+from mnv2_tf.backbone import layers as _layers  # noqa: E402,F401  (registers ConvBN, InvertedResidual)
+from mnv2_tf.detection import loss as _loss  # noqa: E402,F401  (SSDLoss)
+from mnv2_tf.detection import postprocess as _postprocess  # noqa: E402,F401  (DetectionPostprocess)
+from mnv2_tf.segmentation import model as _deeplab  # noqa: E402,F401  (BroadcastLike, ResizeLike)
+from mnv2_tf.training import optim as _optim  # noqa: E402,F401  (WarmupThen, SparseSmoothedCrossEntropy)
 
 __all__ = ["BackboneConfig", "endpoint_specs", "feature_extractor", "mobilenet_v2"]

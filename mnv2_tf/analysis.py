@@ -25,8 +25,10 @@ import math
 import keras
 import numpy as np
 
+from mnv2_tf import compat
 from mnv2_tf.backbone import mobilenet_v2
-from mnv2_tf.layers import InvertedResidual
+from mnv2_tf.backbone.layers import InvertedResidual
+from mnv2_tf.errors import ConfigError
 
 ATROUS_CONVENTIONS = ("plain", "tf1")
 
@@ -50,7 +52,7 @@ class Profile:
 
 
 def _weighted_layers(model):
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in compat.flatten_layers(model):
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
             yield layer
 
@@ -67,7 +69,7 @@ def layer_madds(layer, atrous: str = "plain") -> int:
     """Multiply-adds of one conv/depthwise/dense layer from its build shape."""
     in_shape = tuple(layer.get_build_config()["input_shape"])
     if any(d is None for d in in_shape[1:]):
-        raise ValueError(f"{layer.path}: MAdds need a fixed input size, got {in_shape}")
+        raise ConfigError(f"{layer.path}: MAdds need a fixed input size, got {in_shape}")
     out_shape = layer.compute_output_shape(in_shape)
     if isinstance(layer, keras.layers.Dense):
         return int(np.prod(in_shape[1:])) * layer.units
@@ -101,7 +103,7 @@ def _block_internal(layer, ins, outs, groups: int | None = None) -> int:
 def _operations(model):
     """(layer, inputs, outputs, |inputs| + |outputs|) for each top-level op, in order."""
     for layer in model.layers:
-        for node in layer._inbound_nodes:
+        for node in compat.inbound_nodes(layer):
             ins, outs = node.input_tensors, node.outputs
             yield layer, ins, outs, sum(map(_size, ins)) + sum(map(_size, outs))
 
@@ -133,7 +135,7 @@ def profile(model: keras.Model, activation_bytes: int = 2, atrous: str = "plain"
         bottleneck for Table 3: "we can employ the trick described in Section 5").
     """
     if atrous not in ATROUS_CONVENTIONS:
-        raise ValueError(f"atrous must be one of {ATROUS_CONVENTIONS}, got {atrous!r}")
+        raise ConfigError(f"atrous must be one of {ATROUS_CONVENTIONS}, got {atrous!r}")
     layers = list(_weighted_layers(model))
     params_paper = sum(int(np.prod(w.shape)) for l in layers for w in l.weights)
     params_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -168,3 +170,28 @@ def memory_splits(config, max_splits: int = 5) -> tuple:
             g += 1
         splits.append(g)
     return tuple(splits)
+
+
+# ---- rows beside the paper's figures (the tasks' `paper_rows`) ----
+
+def paper_row(name, p: Profile, paper_params=None, paper_madds=None, note="", **extra) -> dict:
+    return {"model": name, "params_paper": p.params_paper, "params_trainable": p.params_trainable,
+            "params_total": p.params_total, "madds": p.madds, "paper_params": paper_params,
+            "paper_madds": paper_madds, "note": note, **extra}
+
+
+def minus(a: Profile, b: Profile) -> Profile:
+    return dataclasses.replace(a, params_paper=a.params_paper - b.params_paper,
+                               params_trainable=a.params_trainable - b.params_trainable,
+                               params_total=a.params_total - b.params_total, madds=a.madds - b.madds)
+
+
+def paper_markdown(rows: list[dict]) -> str:
+    lines = ["| model | params (paper conv.) | params (trainable) | MAdds | paper params | paper MAdds | note |",
+             "|" + "---|" * 7]
+    for r in rows:
+        pp = f"{r['paper_params'] / 1e6:.2f}M" if r.get("paper_params") else ""
+        pm = f"{r['paper_madds'] / 1e9:.2f}B" if r.get("paper_madds") else ""
+        lines.append(f"| {r['model']} | {r['params_paper'] / 1e6:.3f}M | {r['params_trainable'] / 1e6:.3f}M | "
+                     f"{r['madds'] / 1e9:.3f}B | {pp} | {pm} | {r['note']} |")
+    return "\n".join(lines)

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import keras
 
+from mnv2_tf.errors import ConfigError
+
 BN_MOMENTUM = 0.997
 BN_EPSILON = 1e-3
 INIT_STDDEV = 0.09
 WEIGHT_DECAY = 4e-5
+IGNORE_LABEL = 255  # segmentation pixels no loss or metric counts (VOC's convention)
+DEFAULT_DATASET = "mnv2_shapes/128"  # the built-in dataset every tool defaults to
 
 
 def kernel_initializer(stddev: float = INIT_STDDEV) -> keras.initializers.Initializer:
@@ -28,5 +32,5 @@ def kernel_initializer(stddev: float = INIT_STDDEV) -> keras.initializers.Initia
 def kernel_regularizer(weight_decay: float) -> keras.regularizers.Regularizer | None:
     """Keras L2 matching TF's `weight_decay * tf.nn.l2_loss(w)`; None when 0."""
     if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
     return keras.regularizers.L2(weight_decay / 2.0) if weight_decay else None

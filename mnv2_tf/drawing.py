@@ -1,4 +1,4 @@
-"""Pictures of results: detections drawn on an image, coloured segmentation overlays."""
+"""Pictures of results: detections drawn on an image, coloured segmentation overlays, captions."""
 
 from __future__ import annotations
 
@@ -53,4 +53,18 @@ def overlay_mask(image: np.ndarray, labels: np.ndarray, names, alpha=0.55) -> Im
         y = 4 + i * row
         draw.rectangle([base.width + 6, y, base.width + 16, y + 10], fill=tuple(int(v) for v in colours[c]))
         draw.text((base.width + 20, y - 1), names[c], fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def caption(image: np.ndarray, lines: list[str]) -> Image.Image:
+    """The image (enlarged to >= 256 px) with text lines in a band beneath it (a classifier's top-k)."""
+    base = Image.fromarray(image).convert("RGB")
+    scale = max(1, 256 // max(base.size))
+    base = base.resize((base.width * scale, base.height * scale), Image.NEAREST)
+    font, row = ImageFont.load_default(), 14
+    canvas = Image.new("RGB", (max(base.width, 200), base.height + row * len(lines) + 6), (255, 255, 255))
+    canvas.paste(base, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(lines):
+        draw.text((4, base.height + 3 + i * row), text, fill=(0, 0, 0), font=font)
     return canvas

@@ -2,6 +2,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.pop("MNV2_WORKSPACE", None)  # tests pass their paths explicitly
+os.environ.pop("MNV2_DATA_DIR", None)
 
 import pytest  # noqa: E402
 
@@ -18,21 +20,21 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_run(data_dir, tmp_path_factory):
     """A run directory of the `smoke` experiment, trained once per test session."""
-    from mnv2_tf import configs
-    from mnv2_tf.train import train
-    config = configs.get_experiment("smoke")
+    from mnv2_tf import experiments
+    from mnv2_tf.training.loop import train
+    config = experiments.get("smoke", "classification")
     config.data.data_dir = data_dir
-    run_dir = str(tmp_path_factory.mktemp("smoke_run"))
+    run_dir = str(tmp_path_factory.mktemp("runs") / "classification" / "smoke")
     train(config, run_dir, verbose=0)
     return run_dir
 
 
 def _trained(task, data_dir, tmp_path_factory):
-    from mnv2_tf import configs
-    from mnv2_tf.train import train
-    config = configs.get_experiment("smoke", task)
+    from mnv2_tf import experiments
+    from mnv2_tf.training.loop import train
+    config = experiments.get("smoke", task)
     config.data.data_dir = data_dir
-    run_dir = str(tmp_path_factory.mktemp(f"smoke_{task}"))
+    run_dir = str(tmp_path_factory.mktemp("runs") / task / "smoke")
     train(config, run_dir, verbose=0)
     return run_dir
 

@@ -14,9 +14,9 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mnv2_tf.data import shapes, voc_segmentation  # noqa: F401  (register our builders)
-
-DEFAULT_DATASET = "mnv2_shapes/128"
+from mnv2_tf import workspace
+from mnv2_tf.data.builders import shapes, voc_segmentation  # noqa: F401  (register our builders)
+from mnv2_tf.errors import DatasetError
 # Files a manual dataset needs in manual_dir (TFDS names them in its instructions);
 # a tuple lists alternatives (an archive or its extracted folder).
 MANUAL_FILES = {
@@ -25,18 +25,10 @@ MANUAL_FILES = {
 }
 
 
-class DatasetError(RuntimeError):
-    """A dataset cannot be found or prepared; the message says what to do."""
-
-
-def default_data_dir() -> str:
-    return os.environ.get("MNV2_DATA_DIR", os.path.join("workspace", "data"))
-
-
 def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,
                 download: bool = False) -> tfds.core.DatasetBuilder:
     """Returns a prepared builder for `name` ("dataset[/config][:version]")."""
-    data_dir = data_dir or default_data_dir()
+    data_dir = data_dir or workspace.data_dir()
     try:
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     except tfds.core.registered.DatasetNotFoundError as e:

@@ -22,7 +22,8 @@ import keras
 from mnv2_tf import defaults
 from mnv2_tf.backbone import BackboneConfig, backbone_features
 from mnv2_tf.detection import anchors as anchor_lib
-from mnv2_tf.layers import ConvBN
+from mnv2_tf.backbone.layers import ConvBN
+from mnv2_tf.errors import ConfigError
 
 TAPS = ("layer_15/expansion_output", "layer_19")
 MIN_DEPTH = 16
@@ -66,9 +67,9 @@ class SSDLiteConfig:
                                                       for k, v in self.anchors.items()})
         self.extra_depths, self.box_scales = tuple(self.extra_depths), tuple(self.box_scales)
         if not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {self.num_classes!r}")
+            raise ConfigError(f"num_classes must be >= 1, got {self.num_classes!r}")
         if len(self.extra_depths) + len(TAPS) != self.anchors.num_layers:
-            raise ValueError(f"{len(TAPS)} backbone maps + {len(self.extra_depths)} extra layers must "
+            raise ConfigError(f"{len(TAPS)} backbone maps + {len(self.extra_depths)} extra layers must "
                              f"equal anchors.num_layers={self.anchors.num_layers}")
 
     def to_dict(self) -> dict:
@@ -78,7 +79,7 @@ class SSDLiteConfig:
 def check_input_size(shape) -> tuple[int, int]:
     h, w = shape[:2]
     if h is None or w is None or h % 32 or w % 32:
-        raise ValueError(f"SSDLite needs a fixed input size that is a multiple of 32, got {h}x{w}")
+        raise ConfigError(f"SSDLite needs a fixed input size that is a multiple of 32, got {h}x{w}")
     return h, w
 
 

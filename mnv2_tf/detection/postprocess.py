@@ -2,16 +2,16 @@
 
 A Keras layer around TensorFlow's combined NMS (a TF-only op), so the inference
 model is an ordinary Keras model returning boxes, classes, scores and count.
+TensorFlow is imported when the layer is used, so `import mnv2_tf` registers it
+on any backend.
 Boxes are normalized (ymin, xmin, ymax, xmax); classes are 0-based real classes.
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from mnv2_tf.detection import anchors as anchor_lib
-from mnv2_tf.detection import targets
 from mnv2_tf.detection.model import SSDLiteConfig, check_input_size
 
 
@@ -23,11 +23,15 @@ class DetectionPostprocess(keras.layers.Layer):
         super().__init__(**kwargs)
         self.head = head if isinstance(head, SSDLiteConfig) else SSDLiteConfig(**head)
         self.image_size = tuple(image_size)
-        self.anchors = tf.constant(anchor_lib.generate(*self.image_size, self.head.anchors))
+        self.anchors = anchor_lib.generate(*self.image_size, self.head.anchors)
 
     def call(self, predictions):
+        import tensorflow as tf
+
+        from mnv2_tf.detection import targets
+
         head = self.head
-        boxes = targets.decode(predictions[..., :4], self.anchors, head.box_scales)
+        boxes = targets.decode(predictions[..., :4], tf.constant(self.anchors, tf.float32), head.box_scales)
         scores = tf.sigmoid(predictions[..., 5:])  # slot 4 is background
         out = tf.image.combined_non_max_suppression(
             boxes[:, :, None, :], scores, max_output_size_per_class=head.max_detections,

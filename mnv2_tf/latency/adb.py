@@ -12,14 +12,11 @@ import os
 import shutil
 import subprocess
 
+from mnv2_tf.errors import DeviceError as AdbError
 from mnv2_tf.latency import parse
 
 REMOTE_DIR = "/data/local/tmp"
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
-
-
-class AdbError(RuntimeError):
-    """adb, the device or the binary is missing; the message says which and what to do."""
 
 
 def adb_path() -> str:

@@ -13,6 +13,8 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from mnv2_tf import compat
+
 
 def _random_input(detail, rng):
     dtype = detail["dtype"]
@@ -77,7 +79,7 @@ def graph_signature(path: str) -> list[tuple]:
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
     return [(op["op_name"], tuple((tuple(tensors[t]["shape"]), np.dtype(tensors[t]["dtype"]).name)
                                   for t in op["outputs"]))
-            for op in interpreter._get_ops_details()]
+            for op in compat.ops_details(interpreter)]
 
 
 def peak_tensor_bytes(path_or_content) -> int:
@@ -86,7 +88,7 @@ def peak_tensor_bytes(path_or_content) -> int:
     applied: a delegate node would list every tensor as its input and keep all alive."""
     interpreter = _without_delegates(path_or_content)
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
-    ops = interpreter._get_ops_details()
+    ops = compat.ops_details(interpreter)
     constant = set()
     produced = {o for op in ops for o in op["outputs"]}
     for index in tensors:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import re
 
+from mnv2_tf.errors import ParseError
+
 _NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)"
-
-
-class ParseError(ValueError):
-    """The text holds no benchmark result."""
 
 
 def _stats_line(text: str) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
+
+from mnv2_tf import runs
 
 PEAK_GMACS = {"float32": 128.6, "float16": 128.6, "int8": 519.0}  # one core, measured here (see README)
 
@@ -55,11 +57,11 @@ def write_csv(rows: list[dict], path: str) -> None:
     keys = ["network", "quantization", "params", "madds", "size_bytes", "init_ms", "median_ms", "p5_ms", "p95_ms",
             "avg_ms", "gmacs", "peak_fraction", "top1", "reference_ms", "ratio", "ratio_min", "ratio_max",
             "same_graph", "peak_tensor_bytes", "file"]
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    runs.write_atomic(path, text.getvalue())
 
 
 def plot(rows: list[dict], path: str, quantization: str = "float32") -> bool:
@@ -89,7 +91,6 @@ def plot(rows: list[dict], path: str, quantization: str = "float32") -> bool:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png")
+    runs.write_atomic(path, fig.savefig)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
     return True

@@ -22,7 +22,8 @@ from keras import ops
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import BackboneConfig, backbone_features
-from mnv2_tf.layers import ConvBN
+from mnv2_tf.backbone.layers import ConvBN
+from mnv2_tf.errors import ConfigError
 
 TAP = "layer_18"
 
@@ -31,7 +32,7 @@ TAP = "layer_18"
 class DeepLabConfig:
     """The segmentation head (reference: research/deeplab model.py, MNV2 recipe).
 
-    num_classes: including background (VOC: 21). ignore_label: 255.
+    num_classes: including background (VOC: 21). ignore_label: `defaults.IGNORE_LABEL`.
     aspp: add the three atrous 3x3 branches (Table 7 "with ASPP").
     atrous_rates: None = (6, 12, 18) scaled by 16 / output_stride.
     bn_momentum / bn_epsilon: the head's BN (reference decay 0.9997, epsilon 1e-5).
@@ -47,13 +48,13 @@ class DeepLabConfig:
     bn_epsilon: float = 1e-5
     weight_decay: float = defaults.WEIGHT_DECAY
     logits_init_stddev: float = 0.01
-    ignore_label: int = 255
+    ignore_label: int = defaults.IGNORE_LABEL
 
     def __post_init__(self):
         if self.atrous_rates is not None:
             self.atrous_rates = tuple(self.atrous_rates)
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2 (background + classes), got {self.num_classes!r}")
+            raise ConfigError(f"num_classes must be >= 2 (background + classes), got {self.num_classes!r}")
 
     def rates(self, output_stride: int) -> tuple:
         return self.atrous_rates or tuple(r * 16 // output_stride for r in (6, 12, 18))

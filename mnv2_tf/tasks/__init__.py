@@ -1,8 +1,53 @@
-"""Task definitions: what train.py and evaluate.py need per task."""
+"""The task registry: the one place that lists the tasks.
 
-from mnv2_tf.tasks.classification import ClassificationTask
-from mnv2_tf.tasks.detection import DetectionTask
-from mnv2_tf.tasks.segmentation import SegmentationTask
+A task is one package (`mnv2_tf/<task>/`) holding its head model, data pipeline,
+`task.py` (a `tasks.base.Task` subclass named in `TASK`), export, paper rows and
+`experiments.py` (`HEAD_CONFIG` and the named `EXPERIMENTS`). To add a task,
+write that package and add one line to `PACKAGES`. Nothing outside the task
+packages and this registry asks which task it serves.
+"""
 
-TASK_CLASSES = {"classification": ClassificationTask, "detection": DetectionTask,
-                "segmentation": SegmentationTask}
+from __future__ import annotations
+
+import importlib
+
+from mnv2_tf.errors import ConfigError
+
+PACKAGES = {
+    "classification": "mnv2_tf.classification",
+    "detection": "mnv2_tf.detection",
+    "segmentation": "mnv2_tf.segmentation",
+}
+
+
+DEFAULT_TASK = "classification"  # what a tool assumes when nothing says otherwise
+
+
+def names() -> tuple[str, ...]:
+    return tuple(PACKAGES)
+
+
+def _module(task: str, module: str):
+    if task not in PACKAGES:
+        raise ConfigError(f"unknown task {task!r}; choose from {', '.join(PACKAGES)}")
+    return importlib.import_module(f"{PACKAGES[task]}.{module}")
+
+
+def task_class(task: str):
+    """The `Task` subclass of `task` (imports its data pipeline: TensorFlow and TFDS)."""
+    return _module(task, "task").TASK
+
+
+def experiments(task: str) -> dict:
+    """name -> factory of the task's named experiments (no TFDS import)."""
+    return _module(task, "experiments").EXPERIMENTS
+
+
+def head_config(task: str):
+    """The task's head config dataclass, or None."""
+    return _module(task, "experiments").HEAD_CONFIG
+
+
+def create(config):
+    """The task object for an experiment config (opens and checks its dataset)."""
+    return task_class(config.task)(config)

@@ -1,0 +1,213 @@
+"""The building blocks: conv + BN + activation, and the inverted residual (paper Table 1).
+
+Written with `keras.layers` and `keras.ops` only, so they run on any Keras 3 backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+from keras import ops
+
+from mnv2_tf import defaults
+from mnv2_tf.errors import ConfigError
+
+ACTIVATIONS = {"relu6": ops.relu6, "relu": ops.relu, None: None}
+
+
+def _check_activation(activation):
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {sorted(map(str, ACTIVATIONS))}, got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+@keras.saving.register_keras_serializable(package="mnv2_tf")
+class ConvBN(keras.layers.Layer):
+    """Conv (regular or depthwise) without bias, batch norm, optional activation.
+
+    The unit the paper puts "batch normalization after every layer" on (Sec. 6.1).
+    Sub-layers are named `conv` and `bn`.
+
+    Args:
+      filters: output channels (ignored when `depthwise`; depthwise keeps channels).
+      kernel_size: square kernel size.
+      strides: stride.
+      dilation_rate: atrous rate.
+      depthwise: a 3x3 depthwise conv instead of a regular one.
+      activation: "relu6", "relu" or None (linear).
+      weight_decay: TF-convention L2 on the kernel (depthwise kernels get none).
+      bn_momentum, bn_epsilon: batch-norm settings (see `defaults`).
+
+    Shape: (B, H, W, C) -> (B, ceil(H / s), ceil(W / s), filters), "same" padding.
+    """
+
+    def __init__(self, filters=None, kernel_size=1, strides=1, dilation_rate=1, depthwise=False,
+                 activation="relu6", weight_decay=defaults.WEIGHT_DECAY,
+                 bn_momentum=defaults.BN_MOMENTUM, bn_epsilon=defaults.BN_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        if not depthwise and (filters is None or filters < 1):
+            raise ConfigError(f"filters must be >= 1 for a regular conv, got {filters!r}")
+        self.filters, self.kernel_size, self.strides = filters, kernel_size, strides
+        self.dilation_rate, self.depthwise, self.activation = dilation_rate, depthwise, activation
+        self.weight_decay, self.bn_momentum, self.bn_epsilon = weight_decay, bn_momentum, bn_epsilon
+        self._act = _check_activation(activation)
+        common = dict(kernel_size=kernel_size, strides=strides, dilation_rate=dilation_rate,
+                      padding="same", use_bias=False, name="conv")
+        if depthwise:
+            self.conv = keras.layers.DepthwiseConv2D(
+                depthwise_initializer=defaults.kernel_initializer(), **common)
+        else:
+            self.conv = keras.layers.Conv2D(
+                filters, kernel_initializer=defaults.kernel_initializer(),
+                kernel_regularizer=defaults.kernel_regularizer(weight_decay), **common)
+        self.bn = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name="bn")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        x = self.bn(self.conv(inputs), training=training)
+        return self._act(x) if self._act else x
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "dilation_rate": self.dilation_rate,
+                "depthwise": self.depthwise, "activation": self.activation,
+                "weight_decay": self.weight_decay, "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon}
+
+
+def _batch_norm_inference(bn: keras.layers.BatchNormalization, x, channels: slice):
+    """Batch norm with moving statistics, restricted to a slice of its channels."""
+    scale = bn.gamma[channels] * ops.rsqrt(bn.moving_variance[channels] + bn.epsilon)
+    return (x - bn.moving_mean[channels]) * scale + bn.beta[channels]
+
+
+@keras.saving.register_keras_serializable(package="mnv2_tf")
+class InvertedResidual(keras.layers.Layer):
+    """Inverted residual with linear bottleneck (paper Sec. 3.3, Table 1, Fig. 3b).
+
+    expand:    1x1 conv to t*k channels + BN + ReLU6 (absent when t == 1)
+    depthwise: 3x3 depthwise conv, stride s, dilation d, + BN + ReLU6
+    project:   1x1 conv to k' channels + BN, linear (no activation)
+    residual:  input added iff s == 1 and k == k'
+
+    Sub-layers are named `expand`, `expand_bn`, `depthwise`, `depthwise_bn`,
+    `project`, `project_bn`.
+
+    Args:
+      filters: output channels k'.
+      expansion: expansion factor t.
+      strides: depthwise stride s (1 or 2).
+      dilation_rate: depthwise atrous rate d (used with stride 1 for output stride < 32).
+      expansion_splits: Sec. 5.1 memory-efficient inference. With splits = g > 1, the
+        block is evaluated as sum_i (A_i o N o B_i)(x) over g channel groups of the
+        expansion, so only one group of the (large) expanded tensor exists at a
+        time. A t == 1 block has no expansion to save (its inner tensor is its
+        input) and always runs whole. Weights are the same as with g = 1, so a
+        trained model can be rebuilt with splits. Training always runs unsplit.
+      weight_decay, bn_momentum, bn_epsilon: see `defaults`.
+
+    Call: `block(x)` returns the output, (B, H/s, W/s, k'). `block(x,
+    return_expansion=True)` returns `(output, expansion)`, the expansion being
+    the 1x1 + BN + ReLU6 output, (B, H, W, t*k), SSDLite's first feature map.
+    """
+
+    def __init__(self, filters, expansion, strides=1, dilation_rate=1, expansion_splits=1,
+                 weight_decay=defaults.WEIGHT_DECAY, bn_momentum=defaults.BN_MOMENTUM,
+                 bn_epsilon=defaults.BN_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        if strides not in (1, 2):
+            raise ConfigError(f"strides must be 1 or 2, got {strides!r}")
+        if strides > 1 and dilation_rate > 1:
+            raise ConfigError("strides > 1 and dilation_rate > 1 cannot be combined")
+        if not isinstance(expansion_splits, int) or expansion_splits < 1:
+            raise ConfigError(f"expansion_splits must be an integer >= 1, got {expansion_splits!r}")
+        self.filters, self.expansion, self.strides = filters, expansion, strides
+        self.dilation_rate, self.expansion_splits = dilation_rate, expansion_splits
+        self.weight_decay, self.bn_momentum, self.bn_epsilon = weight_decay, bn_momentum, bn_epsilon
+        bn = dict(momentum=bn_momentum, epsilon=bn_epsilon)
+        reg = defaults.kernel_regularizer(weight_decay)
+        self._bn_args, self._regularizer = bn, reg
+        self.depthwise = keras.layers.DepthwiseConv2D(
+            3, strides=strides, dilation_rate=dilation_rate, padding="same", use_bias=False,
+            depthwise_initializer=defaults.kernel_initializer(), name="depthwise")
+        self.depthwise_bn = keras.layers.BatchNormalization(name="depthwise_bn", **bn)
+        self.project = keras.layers.Conv2D(
+            filters, 1, use_bias=False, kernel_initializer=defaults.kernel_initializer(),
+            kernel_regularizer=reg, name="project")
+        self.project_bn = keras.layers.BatchNormalization(name="project_bn", **bn)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        self.in_channels = in_channels
+        self.use_residual = self.strides == 1 and in_channels == self.filters
+        hidden = in_channels * self.expansion
+        shape = tuple(input_shape[:-1]) + (hidden,)
+        if self.expansion != 1:  # created here: its width depends on the input
+            self.expand = keras.layers.Conv2D(
+                hidden, 1, use_bias=False, kernel_initializer=defaults.kernel_initializer(),
+                kernel_regularizer=self._regularizer, name="expand")
+            self.expand_bn = keras.layers.BatchNormalization(name="expand_bn", **self._bn_args)
+            self.expand.build(input_shape)
+            self.expand_bn.build(shape)
+        self.depthwise.build(shape)
+        shape = self.depthwise.compute_output_shape(shape)
+        self.depthwise_bn.build(shape)
+        self.project.build(shape)
+        self.project_bn.build(self.project.compute_output_shape(shape))
+        self._groups = self._split_groups(hidden)
+
+    def _split_groups(self, hidden):
+        if self.expansion_splits == 1 or self.expansion == 1:
+            return [slice(0, hidden)]
+        if self.expansion_splits > hidden:
+            raise ConfigError(f"expansion_splits={self.expansion_splits} exceeds the {hidden} expansion channels")
+        bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(hidden), self.expansion_splits)])
+        return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def call(self, inputs, training=None, return_expansion=False):
+        if len(self._groups) > 1 and not training:
+            return self._call_split(inputs, return_expansion)
+        x = inputs
+        if self.expansion != 1:
+            x = ops.relu6(self.expand_bn(self.expand(x), training=training))
+        expansion = x
+        x = ops.relu6(self.depthwise_bn(self.depthwise(x), training=training))
+        x = self.project_bn(self.project(x), training=training)
+        if self.use_residual:
+            x = x + inputs
+        return (x, expansion) if return_expansion else x
+
+    def _call_split(self, inputs, return_expansion):
+        """Sec. 5.1: F(x) = sum_i (A_i o N o B_i)(x), accumulated group by group.
+
+        The projection BN is linear, so its scale is folded into each group's
+        projection kernel A_i and its shift (plus the residual) starts the sum:
+        the converter emits conv, depthwise, conv, add per group, nothing after.
+        """
+        bn = self.project_bn
+        project_scale = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
+        total, pieces = bn.beta - bn.moving_mean * project_scale, []
+        if self.use_residual:
+            total = total + inputs
+        for group in self._groups:
+            h = ops.conv(inputs, self.expand.kernel[..., group], padding="same")
+            h = ops.relu6(_batch_norm_inference(self.expand_bn, h, group))
+            if return_expansion:
+                pieces.append(h)
+            h = ops.depthwise_conv(h, self.depthwise.kernel[:, :, group, :], strides=self.strides,
+                                   padding="same", dilation_rate=self.dilation_rate)
+            h = ops.relu6(_batch_norm_inference(self.depthwise_bn, h, group))
+            total = total + ops.conv(h, self.project.kernel[:, :, group, :] * project_scale, padding="same")
+        return (total, ops.concatenate(pieces, axis=-1)) if return_expansion else total
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "expansion": self.expansion,
+                "strides": self.strides, "dilation_rate": self.dilation_rate,
+                "expansion_splits": self.expansion_splits, "weight_decay": self.weight_decay,
+                "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}

@@ -1,0 +1,66 @@
+"""Named classification experiments (paper Sec. 6.1, Table 4) and the small ones.
+
+Each entry's description gives the paper result it reproduces, the recipe, the
+command and what it measured here.
+"""
+
+from __future__ import annotations
+
+from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.defaults import DEFAULT_DATASET
+from mnv2_tf.experiments.schema import DataConfig, ExperimentConfig, TrainConfig
+
+HEAD_CONFIG = None  # the classifier is the backbone's own top (BackboneConfig.include_top)
+
+
+def _imagenet(name: str, width: float, description: str) -> ExperimentConfig:
+    return ExperimentConfig(
+        name=name, task="classification",
+        model=BackboneConfig(width_multiplier=width, input_shape=(224, 224, 3), num_classes=1000,
+                             dropout=0.2),
+        data=DataConfig(dataset="imagenet2012", eval_split="validation"),
+        train=TrainConfig(epochs=300, batch_size=96 * 16, optimizer="rmsprop", learning_rate=0.045,
+                          learning_rate_batch_size=96, lr_schedule="exponential", lr_decay_rate=0.98,
+                          lr_decay_epochs=1.0, label_smoothing=0.1, ema_decay=0.9999,
+                          warmup_epochs=5.0, checkpoint_steps=2000, strategy="mirrored"),
+        description=description)
+
+
+EXPERIMENTS = {
+    "imagenet_1.0_224": lambda: _imagenet(
+        "imagenet_1.0_224", 1.0,
+        "Paper Table 4, MobileNetV2 (224): 72.0% top-1, 300M MAdds, 3.4M params. Paper recipe: "
+        "RMSProp (decay 0.9, momentum 0.9), lr 0.045 per batch of 96 decayed x0.98 per epoch, "
+        "weight decay 4e-5, batch 96 x 16 workers. Reference-code additions kept on: label "
+        "smoothing 0.1, EMA 0.9999, RMSProp epsilon 1.0 (slim); warm-up 5 epochs for the "
+        "synchronous large batch (our addition). "
+        "Command: python -m mnv2_tf.train --experiment=imagenet_1.0_224 --data_dir=... "
+        "--model_dir=..."),
+    "imagenet_1.4_224": lambda: _imagenet(
+        "imagenet_1.4_224", 1.4,
+        "Paper Table 4, MobileNetV2 (1.4): 74.7% top-1 (the released code gives 6.06M params, "
+        "582M MAdds; the paper says 6.9M / 585M). Same recipe as imagenet_1.0_224."),
+    "shapes": lambda: ExperimentConfig(
+        name="shapes", task="classification",
+        model=BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=6,
+                             dropout=0.0, bn_momentum=0.9, weight_decay=0.0),
+        data=DataConfig(dataset=DEFAULT_DATASET, crop_area=(0.9, 1.0), eval_crop_fraction=1.0,
+                        shuffle_buffer=3000),
+        train=TrainConfig(epochs=20, batch_size=32, optimizer="adam", learning_rate=0.004,
+                          learning_rate_batch_size=32, lr_schedule="cosine", warmup_epochs=1.0,
+                          checkpoint_steps=200),
+        description="The built-in demo: MobileNetV2 0.35/64 from scratch on mnv2_shapes/128 "
+                    "(6 classes), Adam + cosine, BN momentum 0.9, no weight decay: the paper's "
+                    "RMSProp / BN 0.997 recipe is tuned for 300 ImageNet epochs and barely moves "
+                    "in ~1,900 steps. Measured: 96-97% top-1 on the validation and test splits, "
+                    "training in ~3.5 minutes on 2 CPU cores. Command: make demo."),
+    "smoke": lambda: ExperimentConfig(
+        name="smoke", task="classification",
+        model=BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=6,
+                             dropout=0.0, bn_momentum=0.9),
+        data=DataConfig(dataset="mnv2_shapes/64", crop_area=(0.5, 1.0), eval_crop_fraction=1.0,
+                        shuffle_buffer=256),
+        train=TrainConfig(epochs=2, batch_size=32, optimizer="adam", learning_rate=0.002,
+                          learning_rate_batch_size=32, lr_schedule="constant", checkpoint_steps=4),
+        description="Seconds-long run for tests: 2 epochs on mnv2_shapes/64."),
+}

@@ -1,0 +1,124 @@
+"""What a detector's TFLite file holds and how it is checked against Keras (paper Sec. 6.2).
+
+With the `TFLite_Detection_PostProcess` custom op (per-class "regular" NMS by
+default, as the Keras model: the op's fast class-agnostic NMS cost 5 mAP@.5
+points on the shapes demo model; outputs detection_boxes, detection_classes,
+detection_scores, num_detections), or without it (raw_boxes = box encodings,
+raw_scores = sigmoid class scores, background in column 0). Checked by mAP@.5
+(TFLite vs Keras on the same images, drop <= 2 points). The op's max detections
+and score threshold are the head's (`SSDLiteConfig`), so Keras and TFLite are
+compared at the same settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from mnv2_tf.detection import anchors as anchor_lib
+from mnv2_tf.detection import coco_metrics, postprocess
+from mnv2_tf.detection.model import check_input_size
+from mnv2_tf.tflite.checks import MAX_MAP_DROP
+
+
+@dataclasses.dataclass
+class DetectionExportOptions:
+    """postprocess: include TFLite_Detection_PostProcess (else raw_boxes + raw_scores).
+    max_detections / score_threshold: the op's (None: the head's). regular_nms: per-class NMS."""
+
+    detection_postprocess: bool = True
+    max_detections: int | None = None
+    score_threshold: float | None = None
+    regular_nms: bool = True
+
+    def head(self, head):
+        """The head with these post-processing settings (Keras and TFLite then agree)."""
+        changes = {k: v for k, v in (("max_detections", self.max_detections),
+                                     ("score_threshold", self.score_threshold)) if v is not None}
+        return dataclasses.replace(head, **changes)
+
+
+def _postprocess_op(head, max_detections: int, score_threshold: float, regular_nms: bool):
+    """An empty tf.function the converter replaces with TFLite_Detection_PostProcess."""
+    y, x, h, w = head.box_scales
+    attrs = {"max_detections": ("i", max_detections), "max_classes_per_detection": ("i", 1),
+             "detections_per_class": ("i", max_detections), "use_regular_nms": ("b", regular_nms),
+             "nms_score_threshold": ("f", score_threshold), "nms_iou_threshold": ("f", head.nms_iou),
+             "num_classes": ("i", head.num_classes), "y_scale": ("f", y), "x_scale": ("f", x),
+             "h_scale": ("f", h), "w_scale": ("f", w)}
+    text = " ".join(f'attr {{ key: "{k}" value {{ {t}: {str(v).lower() if t == "b" else v} }} }}'
+                    for k, (t, v) in attrs.items())
+
+    @tf.function(experimental_implements=f'name: "TFLite_Detection_PostProcess" {text}')
+    def op(box_encodings, class_predictions, anchors):
+        del box_encodings, class_predictions, anchors  # the converter supplies the kernel
+        return (tf.zeros([1, max_detections, 4]), tf.zeros([1, max_detections]),
+                tf.zeros([1, max_detections]), tf.zeros([1]))
+
+    return op
+
+
+def detection_endpoint(model, head, with_postprocess=True, regular_nms=True):
+    anchors = tf.constant(anchor_lib.to_center_size(
+        anchor_lib.generate(*check_input_size(model.input.shape[1:]), head.anchors)))
+    op = _postprocess_op(head, head.max_detections, head.score_threshold, regular_nms)
+
+    def endpoint(image):
+        raw = model(image, training=False)
+        boxes, scores = raw[..., :4], tf.sigmoid(raw[..., 4:])
+        if not with_postprocess:
+            return {"raw_boxes": boxes, "raw_scores": scores}
+        b, c, s, n = op(boxes, scores, anchors)
+        return {"detection_boxes": b, "detection_classes": c, "detection_scores": s, "num_detections": n}
+
+    return endpoint
+
+
+class TFLiteDetector:
+    """Makes a .tflite detector look like `postprocess.inference_model` for the COCO evaluator."""
+
+    def __init__(self, runner, head, image_size):
+        self.runner, self.head = runner, head
+        self.raw = "raw_boxes" in runner.output_names
+        if self.raw:
+            self.decode = postprocess.DetectionPostprocess(image_size, head)
+
+    def __call__(self, images, training=False):
+        out = self.runner.outputs(np.asarray(images))
+        if self.raw:  # NMS as in Keras, on the TFLite raw outputs (logit of the sigmoid scores)
+            p = np.clip(out["raw_scores"], 1e-7, 1 - 1e-7)
+            return self.decode(np.concatenate([out["raw_boxes"], np.log(p / (1 - p))], -1))
+        count = out["num_detections"].reshape(-1).astype(np.int32)
+        valid = np.arange(out["detection_scores"].shape[1])[None] < count[:, None]  # the op leaves the rest unset
+        clean = lambda a: np.where(valid.reshape(valid.shape + (1,) * (a.ndim - 2)), np.nan_to_num(a), 0)  # noqa: E731
+        # The op does not clip boxes to the image; the Keras post-processing does.
+        return {"boxes": tf.constant(np.clip(clean(out["detection_boxes"]), 0, 1), tf.float32),
+                "classes": tf.constant(clean(out["detection_classes"]).astype(np.int32)),
+                "scores": tf.constant(clean(out["detection_scores"]), tf.float32),
+                "count": tf.constant(count)}
+
+
+def verify_detector(examples, model, runner, head, image_size, ids) -> dict:
+    """mAP of Keras and TFLite on `examples` with `head`'s post-processing; passes if the drop <= 2 points."""
+    images = sum(1 for _ in examples)
+    keras_map = coco_metrics.coco_map(postprocess.inference_model(model, head), examples, 25, ids)
+    tflite_map = coco_metrics.coco_map(TFLiteDetector(runner, head, image_size), examples, 25, ids)
+    drop = keras_map["mAP@0.5"] - tflite_map["mAP@0.5"]
+    return {"images": images, "keras_mAP@0.5": keras_map["mAP@0.5"], "tflite_mAP@0.5": tflite_map["mAP@0.5"],
+            "keras_mAP": keras_map["mAP"], "tflite_mAP": tflite_map["mAP"],
+            "check": f"mAP@0.5 drop <= {MAX_MAP_DROP}", "passed": drop <= MAX_MAP_DROP}
+
+
+OUTPUTS = {  # signature name -> tensor metadata (MediaPipe's detector names)
+    "detection_boxes": dict(name="location", box_index=[1, 0, 3, 2], range=(2, 2),
+                            description="Boxes (ymin, xmin, ymax, xmax), normalized."),
+    "detection_classes": dict(name="category", labels="value", range=(2, 2),
+                              description="Class index (0-based, background excluded)."),
+    "detection_scores": dict(name="score", range=(2, 2), description="Sigmoid class score."),
+    "num_detections": dict(name="number of detections", description="Valid detections."),
+    "raw_boxes": dict(name="raw_boxes", description="Box encodings (ty, tx, th, tw), scales 10/10/5/5, "
+                      "against the SSD anchors."),
+    "raw_scores": dict(name="raw_scores", labels="axis", description="Sigmoid scores; column 0 is background."),
+}

@@ -1,0 +1,151 @@
+"""The experiment schema: data, training and the whole experiment, as dataclasses.
+
+Named experiments live in each task's package (`<task>/experiments.py`, one per
+paper result plus a demo and a smoke one); `experiments.get` finds them through
+the task registry. `experiments.overrides` sets any field from the command line.
+Every field is read by the code; an unknown or invalid field is a ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Optional
+
+from mnv2_tf import tasks
+from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.defaults import DEFAULT_DATASET
+from mnv2_tf.errors import ConfigError
+
+OPTIMIZERS = ("rmsprop", "momentum", "adam")
+SCHEDULES = ("exponential", "cosine", "poly", "constant")
+STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where examples come from and how they are preprocessed.
+
+    crop_area: training crop area range, as a fraction of the image (classification: Inception
+      crop, reference 0.08-1; detection: SSD random crop, reference 0.1-1; unused in segmentation).
+    eval_crop_fraction: central crop kept for evaluation (reference: 0.875).
+    """
+
+    dataset: str = DEFAULT_DATASET
+    data_dir: Optional[str] = None
+    manual_dir: Optional[str] = None
+    download: bool = False
+    train_split: str = "train"
+    eval_split: str = "validation"
+    crop_area: tuple = (0.08, 1.0)
+    eval_crop_fraction: float = 0.875
+    shuffle_buffer: int = 10_000
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The optimisation recipe.
+
+    learning_rate is for a global batch of `learning_rate_batch_size`; the run
+    uses learning_rate * batch_size / learning_rate_batch_size (linear scaling).
+    The exponential schedule multiplies by `lr_decay_rate` every
+    `lr_decay_epochs` (staircase). RMSProp follows TF1 (decay `rmsprop_rho`,
+    momentum, epsilon 1.0 as slim's train_image_classifier).
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "rmsprop"
+    learning_rate: float = 0.045
+    learning_rate_batch_size: int = 96
+    lr_schedule: str = "exponential"
+    lr_decay_rate: float = 0.98
+    lr_decay_epochs: float = 1.0
+    lr_poly_power: float = 0.9
+    warmup_epochs: float = 0.0
+    momentum: float = 0.9
+    rmsprop_rho: float = 0.9
+    rmsprop_epsilon: float = 1.0
+    label_smoothing: float = 0.0
+    ema_decay: Optional[float] = None
+    checkpoint_steps: int = 200
+    keep_checkpoints: int = 3
+    strategy: str = "one_device"
+    init_imagenet: bool = False
+    init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its backbone is copied
+    steps_per_execution: int = 1
+    jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    name: str
+    task: str
+    model: BackboneConfig
+    data: DataConfig
+    train: TrainConfig
+    head: object = None  # the task's head config (`tasks.head_config`); None when the task has none
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "task": self.task, "model": self.model.to_dict(),
+                "head": self.head.to_dict() if self.head is not None else None,
+                "data": dataclasses.asdict(self.data), "train": dataclasses.asdict(self.train),
+                "description": self.description}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        data = dict(d["data"])
+        data["crop_area"] = tuple(data["crop_area"])
+        if d.get("task") not in tasks.names():
+            raise ConfigError(f"task must be one of {tasks.names()}, got {d.get('task')!r}")
+        head_class = tasks.head_config(d["task"])
+        head = head_class(**d["head"]) if head_class and d.get("head") else None
+        return cls(name=d["name"], task=d["task"], model=BackboneConfig.from_dict(d["model"]),
+                   data=DataConfig(**data), train=TrainConfig(**d["train"]), head=head,
+                   description=d.get("description", ""))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    def validate(self) -> None:
+        t = self.train
+        if self.task not in tasks.names():
+            raise ConfigError(f"task must be one of {tasks.names()}, got {self.task!r}")
+        checks = [
+            (t.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {t.optimizer!r}"),
+            (t.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}, got {t.lr_schedule!r}"),
+            (t.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {t.strategy!r}"),
+            (t.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {t.jit_compile!r}"),
+            (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
+            (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
+            (t.learning_rate > 0, f"learning_rate must be > 0, got {t.learning_rate}"),
+            (t.checkpoint_steps >= 1, f"checkpoint_steps must be >= 1, got {t.checkpoint_steps}"),
+            (0 <= t.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {t.label_smoothing}"),
+            (t.ema_decay is None or 0 < t.ema_decay < 1, f"ema_decay must be in (0, 1), got {t.ema_decay}"),
+            (0 < self.data.crop_area[0] <= self.data.crop_area[1] <= 1,
+             f"crop_area must be 0 < min <= max <= 1, got {self.data.crop_area}"),
+            (0 < self.data.eval_crop_fraction <= 1,
+             f"eval_crop_fraction must be in (0, 1], got {self.data.eval_crop_fraction}"),
+            (t.steps_per_execution >= 1, f"steps_per_execution must be >= 1, got {t.steps_per_execution}"),
+            (t.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {t.keep_checkpoints}"),
+            (t.learning_rate_batch_size >= 1, f"learning_rate_batch_size must be >= 1, got {t.learning_rate_batch_size}"),
+            (t.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {t.warmup_epochs}"),
+            (t.lr_decay_epochs > 0, f"lr_decay_epochs must be > 0, got {t.lr_decay_epochs}"),
+            (self.data.shuffle_buffer >= 1, f"shuffle_buffer must be >= 1, got {self.data.shuffle_buffer}")]
+        head_class = tasks.head_config(self.task)
+        checks.append((isinstance(self.head, head_class) if head_class else self.head is None,
+                       f"task {self.task!r} needs {'a ' + head_class.__name__ if head_class else 'no'} head config"))
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def num_classes_field(self) -> str:
+        """Where the class count lives: the head's when there is one, else the classifier's."""
+        return "head.num_classes" if self.head is not None else "model.num_classes"
+
+    @property
+    def num_classes(self) -> int:
+        return (self.head or self.model).num_classes

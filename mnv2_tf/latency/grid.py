@@ -1,0 +1,215 @@
+"""TFLite latency rows (Table 4, Figure 5) from our files and built grids, beside keras.applications.
+
+Host: LiteRT interpreter (XNNPACK), models interleaved in shuffled rounds
+(`latency.host`). adb: the TFLite benchmark_model on the device (`latency.adb`).
+`measure` returns Table-4 rows; `write_results` writes latency.md / .csv /
+.json and figure5_<type>.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+
+from mnv2_tf import analysis, runs, tasks
+from mnv2_tf.errors import ConfigError, InputFileError
+from mnv2_tf.latency import adb, host, report
+from mnv2_tf.tflite import convert
+
+
+def _files(entries: list[str]) -> list[str]:
+    files = []
+    for e in entries:
+        found = sorted(glob.glob(os.path.join(e, "**", "*.tflite"), recursive=True)) if os.path.isdir(e) else [e]
+        if not found or not all(os.path.exists(f) for f in found):
+            raise InputFileError(f"no .tflite files at {e}")
+        files += found
+    return files
+
+
+def _spec_from_file(path: str) -> dict:
+    """What the export's JSON report says about a file (if there is one)."""
+    sidecar = path[:-len(".tflite")] + ".json"
+    info = json.load(open(sidecar)) if os.path.exists(sidecar) else {}
+    model = info.get("model", {})
+    quantization = info.get("quantization") or next((q for q in convert.QUANTIZATIONS if q in os.path.basename(path)),
+                                                    "float32")
+    return {"file": path, "network": model.get("network", os.path.basename(path)), "quantization": quantization,
+            "params": model.get("params_paper"), "madds": model.get("madds"), "size_bytes": os.path.getsize(path),
+            "top1": info.get("verification", {}).get("tflite_accuracy"), "classifier": model.get("classifier"),
+            "io": (info.get("inputs") or [{}])[0].get("dtype", "float32")}
+
+
+def _convert(model, quantization, path) -> None:
+    data = [np.random.default_rng(i).uniform(-1, 1, (1,) + tuple(model.input.shape[1:])).astype(np.float32)
+            for i in range(8)]
+    runs.write_atomic(path, convert.convert(model, quantization, data if quantization == "int8" else None))
+
+
+def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
+    import keras
+
+    from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
+    specs = []
+    split_config = BackboneConfig(input_shape=(224, 224, 3))
+    split = split_setting(splits, split_config) if splits else None  # a wrong --splits fails before any work
+
+    def add(model, network, classifier=None, extra=None):
+        p = analysis.profile(model)
+        for q in types:
+            path = os.path.join(folder, f"{network.replace(' ', '_').replace('/', '_')}_{q}.tflite")
+            _convert(model, q, path)
+            specs.append({"file": path, "network": network, "quantization": q, "params": p.params_paper,
+                          "madds": p.madds, "size_bytes": os.path.getsize(path), "classifier": classifier,
+                          **(extra or {})})
+
+    keras.utils.set_random_seed(0)
+    for point in points:
+        width, size = point.split("/")
+        config = dict(width_multiplier=float(width), input_size=int(size))
+        add(mobilenet_v2(BackboneConfig(width_multiplier=float(width), input_shape=(int(size), int(size), 3))),
+            f"MobileNetV2 {float(width):g}/{size}", config)
+    if heads:  # every task's head rows (SSDLite 320, DeepLabv3 513)
+        for name in tasks.names():
+            for network, model in tasks.task_class(name).benchmark_models():
+                add(model, network)
+    if splits:
+        for g, label in ((1, "1"), (split, splits)):
+            add(mobilenet_v2(split_config, expansion_splits=g), f"MobileNetV2 1/224 splits={label}")
+    return specs
+
+
+def split_setting(value: str, config) -> int | tuple:
+    """--splits: 'auto' -> the per-block splits of `analysis.memory_splits`, 'N' -> N."""
+    if value == "auto":
+        return analysis.memory_splits(config)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"--splits must be 'auto' or an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _reference_files(specs, folder) -> dict:
+    """keras.applications.MobileNetV2 at each classifier spec's configuration, same converter settings."""
+    from mnv2_tf.backbone import BackboneConfig, pretrained
+    refs = {}
+    for s in specs:
+        c = s.get("classifier")
+        if not c:
+            continue
+        key = (c["width_multiplier"], c["input_size"], s["quantization"], s.get("io", "uint8"))
+        if key not in refs:
+            config = BackboneConfig(width_multiplier=c["width_multiplier"],
+                                    input_shape=(c["input_size"], c["input_size"], 3),
+                                    num_classes=c.get("num_classes", 1000))
+            path = os.path.join(folder, f"keras_applications_{key[0]:g}_{key[1]}_{key[2]}.tflite")
+            _convert(pretrained.keras_applications_model(config), key[2], path)
+            refs[key] = path
+        s["reference_file"] = refs[key]
+    return refs
+
+
+def measure(specs: list[dict], reference: str = "none", target: str = "host", num_threads: int = 1,
+            num_runs: int = 50, warmup_runs: int = 5, rounds: int = 10, folder: str = ".",
+            adb_target: adb.AdbTarget | None = None, progress=None) -> list[dict]:
+    """Times `specs` (and the reference beside them); returns Table-4 rows."""
+    if reference == "keras_applications":
+        _reference_files(specs, folder)
+    files = [s["file"] for s in specs] + sorted({s["reference_file"] for s in specs if "reference_file" in s})
+    if target == "host":
+        timings = host.time_models(files, num_threads, num_runs, warmup_runs, rounds, progress=progress)
+    else:
+        timings = {f: adb_target.time(f, num_threads, num_runs, warmup_runs) for f in files}
+    entries = []
+    for s in specs:
+        t = timings[s["file"]]
+        entry = {**s, **{k: t.get(k) for k in ("init_ms", "median_ms", "p5_ms", "p95_ms", "avg_ms")}}
+        entry["median_ms"] = entry["median_ms"] or t["avg_ms"]
+        entry["p5_ms"], entry["p95_ms"] = entry["p5_ms"] or entry["median_ms"], entry["p95_ms"] or entry["median_ms"]
+        if "reference_file" in s:
+            r = timings[s["reference_file"]]
+            entry["reference_ms"] = r.get("median_ms") or r["avg_ms"]
+            entry["same_graph"] = host.graph_signature(s["file"]) == host.graph_signature(s["reference_file"])
+            if t.get("round_medians") and r.get("round_medians"):  # interleaved rounds: the ratio's spread
+                ratios = np.array(t["round_medians"]) / np.array(r["round_medians"])
+                entry["ratio_min"], entry["ratio_max"] = float(ratios.min()), float(ratios.max())
+        if "splits=" in s["network"]:
+            entry["peak_tensor_bytes"] = host.peak_tensor_bytes(s["file"])
+        entries.append(entry)
+    return report.rows_for(entries)
+
+
+def specs_from_files(entries: list[str]) -> list[dict]:
+    return [_spec_from_file(f) for f in _files(entries)]
+
+
+def write_results(rows: list[dict], out_dir: str) -> list[str]:
+    """latency.md / .csv / .json and one Figure 5 PNG per type; returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    written = [runs.write_atomic(os.path.join(out_dir, "latency.md"), report.markdown(rows) + "\n"),
+               os.path.join(out_dir, "latency.csv"),
+               runs.write_atomic(os.path.join(out_dir, "latency.json"), json.dumps(rows, indent=1))]
+    report.write_csv(rows, written[1])
+    for q in sorted({r["quantization"] for r in rows}):
+        png = os.path.join(out_dir, f"figure5_{q}.png")
+        if report.plot(rows, png, q):
+            written.append(png)
+    return written
+
+
+def split_summary(rows: list[dict]) -> list[str]:
+    """One line per type comparing the unsplit and Sec. 5.1 split rows (peak tensor memory, latency)."""
+    lines = []
+    splits = [r for r in rows if "peak_tensor_bytes" in r]
+    for q in sorted({r["quantization"] for r in splits}):
+        pair = [r for r in splits if r["quantization"] == q]
+        if len(pair) == 2:
+            base, split = pair
+            lines.append(f"Sec. 5.1 ({q}): peak tensor memory {base['peak_tensor_bytes'] / 1e6:.2f} -> "
+                         f"{split['peak_tensor_bytes'] / 1e6:.2f} MB "
+                         f"({1 - split['peak_tensor_bytes'] / base['peak_tensor_bytes']:.0%} lower), "
+                         f"latency x{split['median_ms'] / base['median_ms']:.2f}")
+    return lines
+
+
+@dataclasses.dataclass
+class LatencyOptions:
+    """What `mnv2-latency` times (see its flags)."""
+
+    models: list = dataclasses.field(default_factory=list)
+    grid: list = dataclasses.field(default_factory=list)
+    grid_types: tuple = ("float32", "int8")
+    heads: bool = False
+    splits: str = ""
+    target: str = "host"
+    num_threads: int = 1
+    num_runs: int = 50
+    warmup_runs: int = 5
+    rounds: int = 10
+    reference: str = "none"
+    out_dir: str = ""
+    benchmark_binary: str | None = None
+    cpu_mask: str | None = "f0"
+    serial: str | None = None
+
+
+def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str]]:
+    """Builds what the options ask for, times it, writes the results; returns (rows, files written)."""
+    specs = specs_from_files(options.models)
+    folder = os.path.join(options.out_dir, "models")
+    os.makedirs(folder, exist_ok=True)
+    if options.grid or options.heads or options.splits:
+        print("building and converting the grid models...", file=sys.stderr, flush=True)
+        specs += _grid_specs(options.grid, options.grid_types, options.heads, options.splits, folder)
+    if not specs:
+        raise ConfigError("nothing to time: pass --models and/or --grid")
+    target = None
+    if options.target == "adb":
+        target = adb.AdbTarget(options.benchmark_binary, options.serial, options.cpu_mask or None)
+    rows = measure(specs, options.reference, options.target, options.num_threads, options.num_runs,
+                   options.warmup_runs, options.rounds, folder, target, progress)
+    return rows, write_results(rows, options.out_dir)

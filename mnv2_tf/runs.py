@@ -1,0 +1,118 @@
+"""Run directories: what training writes and every other tool reads.
+
+    <run>/config.json    the resolved ExperimentConfig (checked on resume)
+    <run>/labels.txt     class names, one per line
+    <run>/checkpoints/   step checkpoints (training.checkpointing)
+    <run>/logs/          TensorBoard
+    <run>/model.keras    the final model; <run>/metrics.json its evaluation
+
+`write_atomic` is the one writer every module uses: a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mnv2_tf.errors import CheckpointError, ModelFileError
+
+CONFIG, LABELS, MODEL, METRICS = "config.json", "labels.txt", "model.keras", "metrics.json"
+
+
+def write_atomic(path: str, content) -> str:
+    """Writes `content` (str, bytes, or a function saving to the path it is given) beside `path`
+    under a hidden name with the same suffix, then renames it into place; returns `path`."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp-{name}")
+    if callable(content):
+        content(tmp)
+    else:
+        with open(tmp, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+    os.replace(tmp, path)
+    return path
+
+
+def read_config(run_dir: str):
+    from mnv2_tf.experiments.schema import ExperimentConfig
+
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return ExperimentConfig.from_dict(json.load(f))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelFileError(f"{path} is not a config this version reads ({type(e).__name__}: {e})") from None
+
+
+def read_labels(run_dir: str) -> list[str]:
+    path = os.path.join(run_dir, LABELS)
+    if not os.path.exists(path):
+        raise ModelFileError(f"{run_dir} has no {LABELS}: it is not a finished run directory")
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def load_model(path: str):
+    import keras
+
+    import mnv2_tf  # noqa: F401  (registers the project's Keras objects)
+
+    if not os.path.exists(path):
+        raise ModelFileError(f"no model at {path}: train first (mnv2-train) or pass a .keras file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:  # any Keras / h5 / zip failure: the file is not ours or is broken
+        message = " ".join(str(e).split())
+        raise ModelFileError(f"{path} is not a readable Keras model ({type(e).__name__}: {message[:300]})") from None
+
+
+def load_run(path: str):
+    """(model, config or None) of a run directory or a bare `.keras` file."""
+    if os.path.isdir(path):
+        return load_model(os.path.join(path, MODEL)), read_config(path)
+    return load_model(path), None
+
+
+def load_task_run(path: str, task: str):
+    """A run directory's model, config and class names, checked to be of `task`."""
+    if not os.path.isdir(path):
+        raise ModelFileError(f"{path} is not a run directory (a {task} run holds {CONFIG}, {LABELS} and {MODEL})")
+    model, config = load_run(path)
+    if config is None or config.task != task:
+        found = f"a {config.task} run" if config else f"a folder without {CONFIG}"
+        raise ModelFileError(f"{path} is {found}, not a {task} run directory")
+    return model, config, read_labels(path)
+
+
+def first_difference(old, new, prefix: str = "") -> str | None:
+    """The dotted name of the first field where two JSON-like values differ (None if equal)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            found = first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{prefix[:-1]} ({old!r} -> {new!r})"
+
+
+RECIPE_SECTIONS = ("task", "model", "head")  # what a resumed run must share with the one on disk
+
+
+def check_or_write_config(run_dir: str, config) -> None:
+    """Writes config.json; on resume, refuses a config whose task, model or head differ."""
+    path = os.path.join(run_dir, CONFIG)
+    new = json.loads(config.to_json())
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        changed = first_difference({k: old.get(k) for k in RECIPE_SECTIONS}, {k: new[k] for k in RECIPE_SECTIONS})
+        if changed:
+            raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "
+                                  "--model_dir (or delete this one) to start a new run")
+    write_atomic(path, config.to_json())
+
+
+def is_finished(run_dir: str) -> bool:
+    return os.path.exists(os.path.join(run_dir, MODEL))

@@ -1,0 +1,41 @@
+"""Mobile DeepLabv3 against paper Table 7 (MNV2* rows, 21 classes, 513 x 513)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mnv2_tf import analysis
+from mnv2_tf.analysis import paper_row as _row
+from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.segmentation.inference import MF_SCALES, scaled_size
+from mnv2_tf.segmentation.model import DeepLabConfig, deeplab
+
+
+def _deeplab_profile(width, size, output_stride, aspp, atrous, num_classes=21) -> analysis.Profile:
+    backbone = BackboneConfig(width_multiplier=width, input_shape=(size, size, 3), include_top=False,
+                              output_stride=output_stride)
+    return analysis.profile(deeplab(backbone, DeepLabConfig(num_classes=num_classes, aspp=aspp)), atrous=atrous)
+
+
+# Table 7 MNV2* rows: (output stride, ASPP, MF) -> (paper params, paper MAdds)
+TABLE7 = {(16, True, False): (4.52e6, 5.8e9), (16, False, False): (2.11e6, 2.75e9),
+          (8, True, True): (None, 387e9), (8, False, True): (None, 152.6e9)}
+
+
+def segmentation_rows(width: float = 1.0, size: int = 513, atrous: str = "tf1", multi_scale: bool = True) -> list[dict]:
+    """Table 7 (MNV2*, 21 classes): params as trainable variables (BN gamma/beta counted, the
+    table's convention); MAdds with `atrous` accounting; MF rows sum the six scales x 2 flips."""
+    rows = []
+    for (os_, aspp, mf), (pp, pm) in TABLE7.items():
+        if mf and not multi_scale:
+            continue
+        p = _deeplab_profile(width, size, os_, aspp, atrous)
+        if mf:
+            madds = 2 * sum(_deeplab_profile(width, scaled_size(size, s), os_, aspp, atrous).madds
+                            for s in MF_SCALES)
+            p = dataclasses.replace(p, madds=madds)
+        paper = width == 1.0 and size == 513
+        name = f"MNV2* {width:g} OS{os_} {'+ ASPP' if aspp else 'no ASPP'}{' + MF' if mf else ''} @{size}"
+        rows.append(_row(name, p, pp if paper else None, pm if paper else None,
+                         f"Table 7; MAdds with {atrous} atrous accounting" if paper else ""))
+    return rows

@@ -1,0 +1,65 @@
+"""TFLite conversion (float32 / float16 / int8) of our Keras 3 models.
+
+Conversion goes Keras model -> `keras.export.ExportArchive` SavedModel ->
+`tf.lite.TFLiteConverter.from_saved_model`: wrapping a Keras 3 model in a plain
+tf.function leaves its variables unfrozen (garbage outputs, failed int8
+calibration), the archive freezes them.
+
+int8 is full-integer (weights and activations), calibrated on batches of the
+evaluation preprocessing; its input is uint8 by default (raw 0-255 pixels: the
+input quantization (scale ~2/255, zero point ~128) carries the [-1, 1] scaling)
+and its output float32; `int8`/`float32` I/O are options.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnv2_tf.errors import ExportError
+
+QUANTIZATIONS = ("float32", "float16", "int8")
+IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
+
+
+def convert(model: keras.Model, quantization: str, representative=None, input_type: str = "uint8",
+            output_type: str = "float32", endpoint=None) -> bytes:
+    """Returns the .tflite flatbuffer of `model` (fixed batch 1).
+
+    Args:
+      representative: for int8, an iterable of float32 input batches (preprocessed).
+      input_type, output_type: int8 I/O types ("uint8", "int8", "float32").
+      endpoint: f(image) -> tensor or {name: tensor}, the exported computation
+        (default: the model's logits). Output names become the signature's.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(f"unknown quantization {quantization!r}; choose from {QUANTIZATIONS}")
+    shape = (1,) + tuple(model.input.shape[1:])
+    if any(d is None for d in shape):
+        raise ExportError(f"export needs a fixed input size, the model takes {model.input.shape}")
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        endpoint = endpoint or (lambda image: model(image, training=False))
+        archive.add_endpoint("serving_default", endpoint,
+                             input_signature=[tf.TensorSpec(shape, tf.float32, name="image")])
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "int8":
+            if representative is None:
+                raise ExportError("int8 needs calibration data (a representative dataset); "
+                                  "pass --calibration_steps > 0 with the model's dataset")
+            if input_type not in IO_TYPES or output_type not in IO_TYPES:
+                raise ExportError(f"int8 input/output types must be in {sorted(IO_TYPES)}")
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.representative_dataset = lambda: ([np.asarray(b[:1], np.float32)] for b in representative)
+            converter.inference_input_type = IO_TYPES[input_type]
+            converter.inference_output_type = IO_TYPES[output_type]
+        return converter.convert()

@@ -1,0 +1,142 @@
+"""Exports a run directory of any task to TFLite (float32 / float16 / int8) and verifies each file.
+
+For each type it writes `<run>[suffix]_<type>.tflite` and a `.json` report (file
+size, input/output details, the task's verification numbers) into
+`workspace/export/<task>/<run>/` by default, after running the file in the
+LiteRT interpreter on held-out images against the Keras model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from mnv2_tf import analysis, runs, tasks, workspace
+from mnv2_tf.errors import ExportError, ModelFileError
+from mnv2_tf.tasks.base import Sample
+from mnv2_tf.tflite import convert, metadata
+from mnv2_tf.tflite.runner import TFLiteRunner
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    """What every task's export takes; `task_options` are the task's own (`Task.export_options`)."""
+
+    quantizations: tuple = convert.QUANTIZATIONS
+    calibration_steps: int = 300
+    input_type: str = "uint8"
+    output_type: str = "float32"
+    verify_split: str = "test"
+    verify_images: int = 500
+    data_dir: str | None = None
+    metadata: bool = True
+    task_options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = [q for q in self.quantizations if q not in convert.QUANTIZATIONS]
+        if unknown or not self.quantizations:
+            raise ExportError(f"unknown quantization {unknown}; choose from {convert.QUANTIZATIONS}")
+        for io in (self.input_type, self.output_type):
+            if io not in convert.IO_TYPES:
+                raise ExportError(f"int8 input/output types must be in {sorted(convert.IO_TYPES)}, got {io!r}")
+
+
+def _check_out_dir(out_dir: str) -> None:
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"cannot create the output folder {out_dir}: {e.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ExportError(f"the output folder {out_dir} is not writable")
+
+
+def _sample(task, split: str, count: int) -> Sample:
+    images, labels = [], []
+    for x, y in task.eval_dataset(split, 50):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+        if sum(map(len, labels)) >= count:
+            break
+    return Sample(np.concatenate(images)[:count], np.concatenate(labels)[:count], split)
+
+
+def describe(model, config) -> dict:
+    """Network name, params, MAdds (and the classifier configuration the latency tool's
+    keras.applications reference needs)."""
+    p = analysis.profile(model)
+    h, w = config.model.input_shape[:2]
+    out = {"network": f"{config.task} {config.name} (MobileNetV2 {config.model.width_multiplier:g}/{h})",
+           "params_paper": p.params_paper, "madds": p.madds}
+    if config.model.include_top and h == w:
+        out["classifier"] = {"width_multiplier": config.model.width_multiplier, "input_size": h,
+                             "num_classes": config.model.num_classes}
+    return out
+
+
+def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> list[dict]:
+    """Exports and verifies; returns one report per file (see module docstring)."""
+    model, config = runs.load_run(run_dir)
+    if config is None:
+        raise ModelFileError(f"{run_dir} has no {runs.CONFIG}: export needs a run directory")
+    if options.data_dir:
+        config.data.data_dir = options.data_dir
+    task = tasks.create(config)
+    task.check_model(model)
+    task_options = task.export_task_options(options.task_options)
+    run_name = os.path.basename(os.path.normpath(run_dir))
+    out_dir = out_dir or workspace.export_dir(config.task, run_name)
+    _check_out_dir(out_dir)
+    sample = _sample(task, options.verify_split, options.verify_images)
+    calibration = None
+    if "int8" in options.quantizations and options.calibration_steps > 0:
+        calibration = [x.numpy() for x, _ in task.eval_dataset(config.data.train_split, 1).take(options.calibration_steps)]
+    endpoint = task.export_endpoint(model, task_options)
+    described = describe(model, config)
+    names = task.class_names
+    reports = []
+    for q in options.quantizations:
+        content = convert.convert(model, q, calibration, options.input_type,
+                                  task.export_output_type(options.output_type, task_options), endpoint=endpoint)
+        if options.metadata:
+            h, w = config.model.input_shape[:2]
+            description = (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), run {run_name} "
+                           f"(experiment {config.name}), input {h}x{w}. Sandler et al. 2018.")
+            content = metadata.attach(content, f"mnv2_tf {config.task} {run_name}", description, (h, w), names,
+                                      task.output_metadata(task_options))
+        runner = TFLiteRunner(content)
+        check = task.verify_export(q, model, runner, sample, task_options)
+        path = os.path.join(out_dir, f"{run_name}{task.export_suffix(task_options)}_{q}.tflite")
+        report = {"file": path, "task": config.task, "quantization": q, "size_bytes": len(content),
+                  "model": described, **runner.io_details(), "verification": check}
+        runs.write_atomic(path, content)
+        runs.write_atomic(path[:-len(".tflite")] + ".json", json.dumps(report, indent=1))
+        reports.append(report)
+    return reports
+
+
+def _numbers(v: dict) -> str:
+    parts = []
+    if "max_abs_diff" in v:
+        parts.append(f"max abs {v['max_abs_diff']:.2e}, max rel {v['max_rel_diff']:.2e}")
+    if "top1_agreement" in v:
+        parts.append(f"top-1 agreement {v['top1_agreement']:.3f}, accuracy {v['keras_accuracy']:.3f} -> "
+                     f"{v['tflite_accuracy']:.3f}")
+    if "keras_mAP@0.5" in v:
+        parts.append(f"mAP@.5 {v['keras_mAP@0.5']:.3f} -> {v['tflite_mAP@0.5']:.3f}, "
+                     f"mAP {v['keras_mAP']:.3f} -> {v['tflite_mAP']:.3f}")
+    if "keras_mIoU" in v:
+        parts.append(f"mIoU {v['keras_mIoU']:.3f} -> {v['tflite_mIoU']:.3f}, "
+                     f"pixel agreement {v['pixel_agreement']:.3f}")
+    return "; ".join(parts)
+
+
+def table(reports: list[dict]) -> str:
+    lines = ["| file | size | check | numbers | passed |", "|---|---|---|---|---|"]
+    for r in reports:
+        v = r["verification"]
+        lines.append(f"| {os.path.basename(r['file'])} | {r['size_bytes'] / 1e6:.2f} MB | {v['check']} | "
+                     f"{_numbers(v)} | {'yes' if v['passed'] else 'NO'} |")
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""What the command-line tools share: one runner (flags, quiet logging, errors, exit codes).
+
+A tool defines its flags, turns them into an options object and calls a library
+function. Results go to stdout; messages and progress to stderr. Every project
+error (`errors.Mnv2Error`) becomes `error: <message>` on stderr and exit 2 (3 for
+a training run stopped by a non-finite loss); `--help` exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from absl import app, flags, logging
+
+from mnv2_tf.errors import Mnv2Error
+
+FLAGS = flags.FLAGS
+
+
+def run_tool(define_flags, main) -> None:
+    """Defines the tool's flags and runs `main(argv) -> exit code` under the shared error handling."""
+    define_flags()
+    flags.DEFINE_bool("verbose", False, "Show TensorFlow/TFDS Python logs (TF's C++ logs: set "
+                      "TF_CPP_MIN_LOG_LEVEL=0 before running).")
+
+    def wrapped(argv):
+        logging.set_verbosity(logging.INFO if FLAGS.verbose else logging.ERROR)  # TFDS logs each dataset it opens
+        if len(argv) > 1:
+            print(f"error: unexpected arguments {argv[1:]}; flags are --name=value", file=sys.stderr)
+            return 2
+        try:
+            return main(argv) or 0
+        except Mnv2Error as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+
+    try:
+        app.run(wrapped, flags_parser=_parse)
+    except SystemExit as e:
+        raise SystemExit(0 if e.code is None else e.code) from None
+
+
+def _parse(argv):
+    if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
+        print(FLAGS.main_module_help() if "--helpfull" not in argv else FLAGS, file=sys.stdout)
+        sys.exit(0)
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {e}\nPass --help to see the flags.", file=sys.stderr)
+        sys.exit(2)
+
+
+def epoch_verbosity() -> int:
+    """Keras verbosity: a progress bar on a terminal, one line per epoch in a log file."""
+    return 1 if sys.stderr.isatty() else 2
+
+
+@contextlib.contextmanager
+def progress_to_stderr():
+    """Keras prints progress on stdout; tools keep stdout for results."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def progress_printer(label: str):
+    """A callback(done, total) drawing a one-line progress bar on stderr (a line per 10% in a log)."""
+    tty = sys.stderr.isatty()
+    shown = {"step": -1}
+
+    def update(done: int, total: int) -> None:
+        filled = int(30 * done / max(total, 1))
+        bar = f"{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}"
+        if tty:
+            sys.stderr.write("\r" + bar + ("\n" if done >= total else ""))
+        elif done >= total or int(10 * done / max(total, 1)) > shown["step"]:
+            shown["step"] = int(10 * done / max(total, 1))
+            sys.stderr.write(bar + "\n")
+        sys.stderr.flush()
+
+    return update
+
+
+def wrote(*paths: str) -> None:
+    for path in paths:
+        print(f"wrote {path}", file=sys.stderr)

@@ -1,0 +1,145 @@
+"""The crash-safe training loop of every task: build, compile, fit with step checkpoints, evaluate.
+
+`train(config, model_dir)` writes the run directory (`runs`): config.json,
+labels.txt, checkpoints/, logs/, model.keras (EMA weights when EMA is on) and
+metrics.json. Called again on the same directory it continues from the newest
+checkpoint, at the exact step (the input stream is deterministic and
+addressable), and refuses a config with another task, model or head.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import warnings
+
+import keras
+import tensorflow as tf
+
+from mnv2_tf import compat, runs, tasks, workspace
+from mnv2_tf.errors import InputFileError
+from mnv2_tf.tasks.base import EvalOptions
+from mnv2_tf.training import checkpointing, distribute, optim
+
+# Evaluation datasets are finite with an unknown length (corrupt images may be
+# dropped); Keras warns when one ends. The training stream never ends.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+
+
+class Throughput(keras.callbacks.Callback):
+    """Prints images/s per epoch and the corrupt images skipped so far."""
+
+    def __init__(self, batch_size: int, decode_stats):
+        super().__init__()
+        self.batch_size, self.decode_stats = batch_size, decode_stats
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps, self._end = time.perf_counter(), 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1  # TF runs steps asynchronously: this fires before a step is done
+
+    def on_test_begin(self, logs=None):
+        if self._end is None:  # Keras has waited for the queued steps before evaluating
+            self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = self._steps * self.batch_size / max((self._end or time.perf_counter()) - self._start, 1e-9)
+        print(f"epoch {epoch + 1}: training {rate:.1f} images/s, corrupt images skipped so far: "
+              f"{self.decode_stats.skipped}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _ema_not_finalized(optimizer):
+    """Keras swaps EMA weights into the model at the end of every fit(); a partial
+    (resumed) epoch must not, or training would continue from the EMA weights."""
+    if not optimizer.use_ema:
+        yield
+        return
+    optimizer.finalize_variable_values = lambda var_list: None
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values
+
+
+def _shard_by_data() -> tf.data.Options:
+    """Multi-worker sharding by element: our streams are not file-shardable."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
+def _jit_compile(setting: str) -> bool:
+    if setting == "auto":
+        return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    return setting == "on"
+
+
+def train(config, model_dir: str, verbose: int = 1) -> dict:
+    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics."""
+    config.validate()
+    init = workspace.resolve_run(config.train.init_checkpoint)
+    if init and not os.path.exists(init):  # only training needs it: evaluation and export read the run
+        raise InputFileError(
+            f"init_checkpoint {config.train.init_checkpoint} ({init}) does not exist: train that run first "
+            "(the detection shapes config starts from the classification demo: mnv2-train "
+            "--task=classification --experiment=shapes), point --init_checkpoint at another run of ours, "
+            "or pass --init_checkpoint= to start from scratch")
+    strategy = distribute.make_strategy(config.train.strategy)
+    distribute.check_global_batch(config.train.batch_size, strategy)
+    chief = distribute.is_chief()
+    work_dir = model_dir if chief else os.path.join(model_dir, "workers", distribute.worker_id())
+    task = tasks.create(config)  # checks dataset, splits and classes first
+    steps, epochs = task.steps_per_epoch(), config.train.epochs
+    os.makedirs(work_dir, exist_ok=True)
+    runs.check_or_write_config(work_dir, config)
+    runs.write_atomic(os.path.join(work_dir, runs.LABELS), "\n".join(task.class_names) + "\n")
+
+    keras.utils.set_random_seed(config.data.seed)  # the same initial weights on every worker and rerun,
+    tf.random.set_seed(None)  # but no TF global seed: the input pipeline seeds each epoch itself
+    with strategy.scope():
+        model = task.build_model()
+        model.compile(optimizer=optim.make_optimizer(config.train, steps), loss=task.loss(),
+                      metrics=task.metrics(), steps_per_execution=config.train.steps_per_execution,
+                      jit_compile=_jit_compile(config.train.jit_compile))
+        eval_ds = task.eval_dataset().with_options(_shard_by_data())
+        compat.build_before_fit(model, next(iter(eval_ds)))
+        ckpt_dir = os.path.join(work_dir, "checkpoints")
+        step = checkpointing.restore_latest(model, ckpt_dir) or 0
+    total = steps * epochs
+    if step:
+        print(f"Resuming from step {step} of {total} (epoch {step // steps + 1}, "
+              f"batch {step % steps}) in {ckpt_dir}", file=sys.stderr, flush=True)
+
+    callbacks = [checkpointing.NaNGuard(),
+                 checkpointing.StepCheckpoint(ckpt_dir, config.train.checkpoint_steps,
+                                              config.train.keep_checkpoints),
+                 keras.callbacks.TensorBoard(os.path.join(work_dir, "logs")),
+                 Throughput(config.train.batch_size, task.decode_stats)]
+    if model.optimizer.use_ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights())
+    shard = _shard_by_data()
+    fit = dict(callbacks=callbacks, validation_data=eval_ds, verbose=verbose)
+    epoch, batch = divmod(step, steps)
+    if step < total and batch:
+        with _ema_not_finalized(model.optimizer):
+            model.fit(task.train_dataset(epoch, batch).with_options(shard), initial_epoch=epoch,
+                      epochs=epoch + 1, steps_per_epoch=steps - batch, **fit)
+        epoch += 1
+    if epoch < epochs:
+        model.fit(task.train_dataset(epoch, 0).with_options(shard), initial_epoch=epoch,
+                  epochs=epochs, steps_per_epoch=steps, **fit)
+    elif model.optimizer.use_ema:  # restored a finished run: use the averaged weights
+        model.optimizer.finalize_variable_values(model.trainable_weights)
+
+    metrics = task.evaluate(model, EvalOptions(config.data.eval_split, config.train.batch_size))
+    metrics.update(step=checkpointing.global_step(model), split=config.data.eval_split,
+                   corrupt_images_skipped=task.decode_stats.skipped)
+    runs.write_atomic(os.path.join(work_dir, runs.MODEL), model.save)  # non-chief workers write under workers/
+    runs.write_atomic(os.path.join(work_dir, runs.METRICS), json.dumps(metrics, indent=1))
+    return metrics

@@ -1,0 +1,83 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mnv2_tf.errors import ExportError, ModelFileError
+from mnv2_tf.tflite import checks, convert
+from mnv2_tf.tflite.export import ExportOptions, export
+from mnv2_tf.tflite.runner import TFLiteRunner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def reports(smoke_run, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("export"))
+    return out, export(smoke_run, ExportOptions(calibration_steps=20, verify_images=64), out)
+
+
+def test_float_exports_match_keras(reports):
+    out, rs = reports
+    by_type = {r["quantization"]: r for r in rs}
+    assert by_type["float32"]["verification"]["max_abs_diff"] <= checks.FLOAT32_MAX_ABS
+    assert by_type["float16"]["verification"]["max_rel_diff"] <= checks.FLOAT16_MAX_REL
+    assert by_type["float32"]["verification"]["passed"] and by_type["float16"]["verification"]["passed"]
+    assert by_type["float16"]["size_bytes"] < 0.6 * by_type["float32"]["size_bytes"]
+    for r in rs:  # files and reports are on disk, nothing temporary left
+        assert os.path.exists(r["file"]) and json.load(open(r["file"][:-7] + ".json"))["quantization"] == r["quantization"]
+    assert sorted(os.listdir(out)) == sorted(f"smoke_{q}.{e}" for q in ("float32", "float16", "int8")
+                                             for e in ("tflite", "json"))  # named after the run, no temporaries
+
+
+def test_int8_is_full_integer_with_uint8_input(reports):
+    _, rs = reports
+    r = next(r for r in rs if r["quantization"] == "int8")
+    (inp,), (outp,) = r["inputs"], r["outputs"]
+    assert inp["dtype"] == "uint8" and outp["dtype"] == "float32" and inp["shape"] == [1, 64, 64, 3]
+    scale, zero = inp["quantization"]
+    assert abs(scale - 2 / 255) < 1e-3 and 126 <= zero <= 129  # raw pixels map onto [-1, 1]
+    assert r["size_bytes"] < 0.5 * next(x for x in rs if x["quantization"] == "float32")["size_bytes"]
+    assert r["verification"]["max_rel_diff"] < 0.3  # quantized, but the same function
+
+
+def test_export_errors_leave_nothing_behind(smoke_run, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match="unknown quantization"):
+        ExportOptions(quantizations=("int4",))
+    with pytest.raises(ExportError, match="int8 needs calibration data"):
+        export(smoke_run, ExportOptions(("int8",), calibration_steps=0, verify_images=8), str(out))
+    with pytest.raises(ModelFileError, match="no model at"):
+        export(str(tmp_path / "missing"), ExportOptions(("float32",)), str(out))
+    with pytest.raises(ExportError, match="segmentation_output do.es. not apply to a classification model"):
+        export(smoke_run, ExportOptions(("float32",), task_options={"segmentation_output": "labels"}), str(out))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ExportError, match="cannot create the output folder"):
+        export(smoke_run, ExportOptions(("float32",)), str(blocker / "sub"))
+    assert not out.exists() or not any(f.suffix == ".tflite" for f in out.iterdir())
+
+
+@pytest.mark.slow
+def test_runner_quantizes_inputs_like_the_model():
+    import keras
+    x = keras.Input((8, 8, 3))
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(x)))
+    data = [np.random.default_rng(i).uniform(-1, 1, (1, 8, 8, 3)).astype("float32") for i in range(16)]
+    runner = TFLiteRunner(convert.convert(model, "int8", data))
+    want = model.predict(np.concatenate(data), verbose=0)
+    assert np.abs(runner(np.concatenate(data)) - want).max() < 0.05 * np.abs(want).max() + 1e-3
+
+
+def test_cli_prints_the_verification_table(smoke_run, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.export", f"--model={smoke_run}",
+                          f"--out_dir={tmp_path}", "--quantization=float32", "--verify_images=16"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "smoke_float32.tflite" in out.stdout and "| yes |" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.export", f"--model={smoke_run}",
+                          f"--out_dir={tmp_path}", "--quantization=int3"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown quantization" in bad.stderr

@@ -1,0 +1,139 @@
+"""The latency tool: parsers on recorded outputs, adb commands and errors, a short host run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mnv2_tf.tflite import checks, convert
+from mnv2_tf.tflite.runner import TFLiteRunner
+from mnv2_tf import runs
+from mnv2_tf.latency import adb, host, parse, report
+
+DATA = os.path.dirname(__file__)
+
+
+def _text(name):
+    return open(os.path.join(DATA, name)).read()
+
+
+def test_parses_the_classic_format_with_statistics_and_memory():
+    r = parse.parse(_text("benchmark_classic.txt"))
+    assert r["format"] == "classic" and r["init_ms"] == pytest.approx(38.467)
+    assert r["avg_ms"] == pytest.approx(79.7609) and r["first_ms"] == pytest.approx(83.235)
+    assert r["median_ms"] == pytest.approx(79.633) and r["p95_ms"] == pytest.approx(81.22) and r["count"] == 50
+    assert r["memory"] == {"init_mb": 21.543, "overall_mb": 34.0156, "peak_mb": 38.6055}
+
+
+def test_parses_the_older_format():
+    r = parse.parse(_text("benchmark_older.txt"))
+    assert r["format"] == "older" and r["avg_ms"] == pytest.approx(92.1145) and r["init_ms"] == pytest.approx(41.2)
+    assert r["warmup_ms"] == pytest.approx(95.123) and r["count"] == 50 and "median_ms" not in r
+
+
+def test_parses_the_litert_block_recorded_here():
+    r = parse.parse(_text("benchmark_litert.txt"))
+    assert r["format"] == "litert" and r["count"] == 20
+    assert 0 < r["p5_ms"] <= r["median_ms"] <= r["p95_ms"] and r["init_ms"] > 0
+
+
+def test_parse_error_says_what_it_expected():
+    with pytest.raises(parse.ParseError, match="BENCHMARK RESULTS"):
+        parse.parse("Segmentation fault")
+
+
+def test_adb_command_pins_cores_single_thread_with_xnnpack():
+    cmd = adb.benchmark_command("/data/local/tmp/m.tflite", cpu_mask="f0", serial="emulator-5554")
+    assert cmd[:5] == ["adb", "-s", "emulator-5554", "shell", "taskset"] and cmd[5] == "f0"
+    assert "--graph=/data/local/tmp/m.tflite" in cmd and "--num_threads=1" in cmd and "--use_xnnpack=true" in cmd
+    assert adb.benchmark_command("/x.tflite", cpu_mask=None)[:3] == ["adb", "shell", adb.REMOTE_BINARY]
+
+
+def test_adb_errors_name_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no adb
+    with pytest.raises(adb.AdbError, match="adb is not installed"):
+        adb.AdbTarget("benchmark_model")
+    fake = tmp_path / "adb"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    with pytest.raises(adb.AdbError, match="needs --benchmark_binary"):
+        adb.AdbTarget(None)
+    with pytest.raises(adb.AdbError, match="no benchmark binary at"):
+        adb.AdbTarget(str(tmp_path / "missing"))
+    binary = tmp_path / "benchmark_model"
+    binary.write_text("x")
+
+    def no_device(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 0, "List of devices attached\n\n", "")
+    with pytest.raises(adb.AdbError, match="no device"):
+        adb.AdbTarget(str(binary), run=no_device)
+
+    calls = []
+
+    def device_without_binary(cmd, **kw):
+        calls.append(cmd)
+        if cmd[-1] == "devices":
+            return subprocess.CompletedProcess(cmd, 0, "List of devices attached\nabc123\tdevice\n", "")
+        if cmd[-2:] == ["ls", adb.REMOTE_BINARY]:
+            return subprocess.CompletedProcess(cmd, 1, "", "No such file or directory")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+    with pytest.raises(adb.AdbError, match="has no /data/local/tmp/benchmark_model"):
+        adb.AdbTarget(str(binary), run=device_without_binary)
+    assert ["adb", "push", str(binary), adb.REMOTE_BINARY] in calls
+
+    def working(cmd, **kw):
+        if cmd[-1] == "devices":
+            return subprocess.CompletedProcess(cmd, 0, "List of devices attached\nabc123\tdevice\n", "")
+        if "taskset" in cmd:
+            return subprocess.CompletedProcess(cmd, 0, _text("benchmark_classic.txt"), "")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+    target = adb.AdbTarget(str(binary), run=working)
+    assert target.time(str(binary), 1, 50, 1)["avg_ms"] == pytest.approx(79.7609)
+
+
+def _tiny(tmp_path, name, channels):
+    x = keras.Input((16, 16, 3))
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(channels, 3)(x)))
+    path = str(tmp_path / name)
+    runs.write_atomic(path, convert.convert(model, "float32"))
+    return path
+
+
+def test_short_host_run_and_report(tmp_path):
+    small, big = _tiny(tmp_path, "small.tflite", 4), _tiny(tmp_path, "big.tflite", 64)
+    t = host.time_models([small, big], num_runs=20, warmup_runs=2, rounds=4)
+    for r in t.values():
+        assert r["count"] == 20 and 0 < r["p5_ms"] <= r["median_ms"] <= r["p95_ms"] and r["init_ms"] > 0
+    assert all(len(r["round_medians"]) == 4 for r in t.values())
+    # the peak is at the conv: its input image and its output, both float32
+    assert host.peak_tensor_bytes(big) == 16 * 16 * 3 * 4 + 14 * 14 * 64 * 4
+    assert host.peak_tensor_bytes(small) == 16 * 16 * 3 * 4 + 14 * 14 * 4 * 4
+    assert host.graph_signature(small) != host.graph_signature(big)
+    assert host.graph_signature(small) == host.graph_signature(_tiny(tmp_path, "small_again.tflite", 4))
+    rows = report.rows_for([{"network": "tiny", "quantization": "float32", "madds": 1e6, "params": 1e3,
+                             "size_bytes": 1000, "median_ms": 1.0, "p5_ms": 0.9, "p95_ms": 1.1,
+                             "reference_ms": 2.0, "ratio_min": 0.4, "ratio_max": 0.6, "same_graph": True}])
+    assert rows[0]["gmacs"] == pytest.approx(1.0) and rows[0]["ratio"] == 0.5
+    assert "| tiny | float32 |" in report.markdown(rows) and "| 0.500 (0.40-0.60) | yes |" in report.markdown(rows)
+    assert report.plot(rows, str(tmp_path / "fig.png")) and os.path.getsize(tmp_path / "fig.png") > 1000
+
+
+@pytest.mark.slow
+def test_cli_on_exported_models_with_the_reference(smoke_run, tmp_path):
+    from mnv2_tf.tflite.export import ExportOptions, export
+    export(smoke_run, ExportOptions(("float32",), verify_images=8), str(tmp_path / "export"))
+    out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.latency", f"--models={tmp_path / 'export'}",
+                          "--reference=keras_applications", "--num_runs=10", "--rounds=2", "--warmup_runs=1",
+                          f"--out_dir={tmp_path / 'results'}"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.load(open(tmp_path / "results" / "latency.json"))
+    assert rows[0]["reference_ms"] > 0 and rows[0]["madds"] > 0 and "ours/reference" in out.stdout
+    assert (tmp_path / "results" / "figure5_float32.png").exists()
+    assert out.stdout.startswith("TFLite latency") and "wrote" in out.stderr  # results on stdout, messages on stderr
+    bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.latency", "--models=/nonexistent"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no .tflite files" in bad.stderr

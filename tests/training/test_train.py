@@ -1,0 +1,179 @@
+"""Training end to end on the built-in dataset: artefacts, crash resume, NaN, bad input."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from mnv2_tf import experiments
+from mnv2_tf.training import checkpointing, optim
+from mnv2_tf.backbone import mobilenet_v2
+
+STEPS_PER_EPOCH = 8  # smoke: 256 training examples / batch 32
+SMOKE_MIN_TOP1 = 0.3  # 6 classes: chance is 0.17; two smoke epochs reach well above it
+
+
+def _train_cmd(data_dir, model_dir, *extra):
+    return [sys.executable, "-m", "mnv2_tf.tools.train", "--experiment=smoke", f"--data_dir={data_dir}",
+            f"--model_dir={model_dir}", *extra]
+
+
+def _smoke_model(**train_overrides):
+    """The smoke experiment's model and optimizer, to read its checkpoints."""
+    config = experiments.get("smoke", "classification")
+    for k, v in train_overrides.items():
+        setattr(config.train, k, v)
+    model = mobilenet_v2(config.model)
+    model.compile(optimizer=optim.make_optimizer(config.train, STEPS_PER_EPOCH))
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow
+def test_smoke_training_writes_every_artefact(data_dir, tmp_path):
+    out = _run(_train_cmd(data_dir, tmp_path / "run"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = tmp_path / "run"
+    for name in ("config.json", "labels.txt", "model.keras", "metrics.json", "logs"):
+        assert (run / name).exists(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == 2 * STEPS_PER_EPOCH and metrics["top1"] > SMOKE_MIN_TOP1
+    assert (run / "labels.txt").read_text().split() == ["circle", "square", "triangle", "star", "cross", "ring"]
+    assert json.loads((run / "config.json").read_text())["name"] == "smoke"
+    assert "images/s" in out.stderr and json.loads(out.stdout)["step"] == metrics["step"]  # stdout: the JSON alone
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    assert model.output.shape == (None, 6)
+    # The evaluation CLI reads the run directory.
+    ev = _run([sys.executable, "-m", "mnv2_tf.tools.evaluate", f"--model={run}", "--split=test"])
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    result = json.loads(ev.stdout)
+    assert set(result) >= {"top1", "top5", "loss"} and result["split"] == "test"
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume(data_dir, tmp_path):
+    run = tmp_path / "run"
+    cmd = _train_cmd(data_dir, run, "--epochs=4", "--checkpoint_steps=3")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    ckpt_dir = str(run / "checkpoints")
+    while time.time() < deadline:  # kill once a mid-epoch checkpoint past epoch 1 exists
+        steps = [s for s, _ in checkpointing.list_checkpoints(ckpt_dir)]
+        if any(s > STEPS_PER_EPOCH and s % STEPS_PER_EPOCH for s in steps):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(s for s, _ in checkpointing.list_checkpoints(ckpt_dir))
+    assert killed_at < 4 * STEPS_PER_EPOCH
+    out = _run(cmd)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    resumed = [int(line.split()[3]) for line in out.stderr.splitlines() if line.startswith("Resuming from step")]
+    assert resumed and resumed[0] >= killed_at
+    first_epoch = next(int(l.split()[1].split("/")[0]) for l in out.stderr.splitlines() if l.startswith("Epoch "))
+    assert first_epoch == resumed[0] // STEPS_PER_EPOCH + 1  # no completed epoch is repeated
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == 4 * STEPS_PER_EPOCH  # exactly the planned number of steps
+    model = _smoke_model()
+    for step, path in checkpointing.list_checkpoints(ckpt_dir):  # every kept checkpoint loads
+        model.load_weights(path)
+        assert checkpointing.global_step(model) == step
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    run = tmp_path / "run"
+    good = _run(_train_cmd(data_dir, run, "--epochs=1", "--optimizer=momentum"))
+    assert good.returncode == 0, good.stderr[-3000:]
+    before = {name: (run / name).read_bytes() for name in ("model.keras", "metrics.json")}
+    # Resume the finished epoch with a learning rate that blows up at the first new step.
+    out = _run(_train_cmd(data_dir, run, "--epochs=2", "--learning_rate=1e35", "--checkpoint_steps=1",
+                          "--optimizer=momentum"))
+    assert out.returncode == 3, out.stderr[-3000:]
+    assert "training stopped" in out.stderr and "last good checkpoint" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    assert {name: (run / name).read_bytes() for name in before} == before  # nothing overwritten
+    model = _smoke_model(optimizer="momentum")
+    assert checkpointing.list_checkpoints(str(run / "checkpoints"))[0][0] == STEPS_PER_EPOCH
+    assert checkpointing.restore_latest(model, str(run / "checkpoints")) == STEPS_PER_EPOCH
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+@pytest.mark.slow
+def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
+    out = _run(_train_cmd(data_dir, tmp_path / "a", "--experiment=nope"))
+    assert out.returncode == 2 and "unknown classification experiment 'nope'" in out.stderr
+    out = _run(_train_cmd(data_dir, tmp_path / "a", "--batch_size=0"))
+    assert out.returncode == 2 and "batch_size must be >= 1" in out.stderr
+    out = _run(_train_cmd(data_dir, tmp_path / "a", "--num_classes=10"))
+    assert out.returncode == 2 and "--num_classes=6" in out.stderr
+    out = _run(_train_cmd(data_dir, tmp_path / "a", "--dataset=imagenet2012"))
+    assert out.returncode == 2 and "ILSVRC2012_img_train.tar" in out.stderr
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "config.json").write_text(json.dumps({"model": {"width_multiplier": 9}, "task": "classification"}))
+    out = _run(_train_cmd(data_dir, tmp_path / "b"))
+    assert out.returncode == 2 and "another recipe: model." in out.stderr
+
+
+def test_corrupt_checkpoints_fall_back_or_fail_clearly(tmp_path):
+    model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    directory = str(tmp_path)
+    model.optimizer.iterations.assign(5)
+    checkpointing.save_checkpoint(model, directory, keep=3)
+    model.optimizer.iterations.assign(9)
+    newest = checkpointing.save_checkpoint(model, directory, keep=3)
+    with open(newest, "wb") as f:
+        f.write(b"garbage")
+    assert checkpointing.restore_latest(model, directory) == 5
+    for _, path in checkpointing.list_checkpoints(directory):
+        with open(path, "wb") as f:
+            f.write(b"garbage")
+    with pytest.raises(checkpointing.CheckpointError, match="could be restored"):
+        checkpointing.restore_latest(model, directory)
+
+
+def test_batch_must_split_across_replicas():
+    from mnv2_tf.training.distribute import check_global_batch
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert check_global_batch(64, TwoReplicas()) == 32
+    with pytest.raises(ValueError, match="not divisible by the 2 replicas"):
+        check_global_batch(33, TwoReplicas())
+
+
+def test_evaluate_rejects_missing_and_corrupt_models(tmp_path):
+    out = _run([sys.executable, "-m", "mnv2_tf.tools.evaluate", f"--model={tmp_path}/none.keras", "--dataset=x"])
+    assert out.returncode == 2 and "no model at" in out.stderr
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    out = _run([sys.executable, "-m", "mnv2_tf.tools.evaluate", f"--model={bad}", "--dataset=x"])
+    assert out.returncode == 2 and "not a readable Keras model" in out.stderr
+
+
+def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():
+    from mnv2_tf.training.loop import _ema_not_finalized
+    model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
+    optimizer = keras.optimizers.Adam(use_ema=True)
+    optimizer.build(model.trainable_variables)
+    before = model.trainable_weights[0].numpy().copy()
+    model.trainable_weights[0].assign(before + 1.0)  # training moved on; the EMA copy did not
+    with _ema_not_finalized(optimizer):
+        optimizer.finalize_variable_values(model.trainable_weights)
+    np.testing.assert_array_equal(model.trainable_weights[0].numpy(), before + 1.0)
+    optimizer.finalize_variable_values(model.trainable_weights)  # the real one is back: EMA swapped in
+    assert not np.array_equal(model.trainable_weights[0].numpy(), before + 1.0)
