@@ -3,10 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TASK ?= classification
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,10 +20,14 @@ install: $(STAMP)
 demo: export TF_NUM_INTRAOP_THREADS ?= 1
 demo: export TF_NUM_INTEROP_THREADS ?= 2
 demo: install
-	$(PY) -m mnv2_tf.demo --task=$(TASK)
+	$(PY) -m mnv2_tf.tools.demo --task=$(TASK)
 
+# Everything (~15 min on 2 cores), the slowest 15 tests listed; test-fast skips the `slow` marker (< 3 min).
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --durations=15
+
+test-fast: install
+	$(PY) -m pytest -q tests -m "not slow" --durations=15
 
 bench: install
 	$(PY) benchmarks/keras_forward.py

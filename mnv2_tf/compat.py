@@ -20,7 +20,7 @@ def _keras_model():
 
 def _keras_layer():
     import keras
-    return keras.layers.Layer
+    return keras.layers.Dense(1)  # an instance: `_inbound_nodes` is set per layer
 
 
 def _keras_tf_trainer():

@@ -24,12 +24,16 @@ def write_atomic(path: str, content) -> str:
     under a hidden name with the same suffix, then renames it into place; returns `path`."""
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".tmp-{name}")
-    if callable(content):
-        content(tmp)
-    else:
-        with open(tmp, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-    os.replace(tmp, path)
+    try:
+        if callable(content):
+            content(tmp)
+        else:
+            with open(tmp, "wb" if isinstance(content, bytes) else "w") as f:
+                f.write(content)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
 

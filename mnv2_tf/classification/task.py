@@ -31,8 +31,9 @@ class ClassificationTask(Task):
     def source(self, split: str) -> data.ClassificationSource:
         return data.ClassificationSource(self.builder, split, **self._keys)
 
-    def build_model(self) -> keras.Model:
-        return self.initialise(mobilenet_v2(self.config.model))
+    @classmethod
+    def model(cls, config) -> keras.Model:
+        return mobilenet_v2(config.model)
 
     def check_model(self, model: keras.Model) -> None:
         if len(model.output.shape) != 2 or model.output.shape[-1] != self.config.model.num_classes:

@@ -33,8 +33,9 @@ class DetectionTask(Task):
     def source(self, split: str) -> data.DetectionSource:
         return data.DetectionSource(self.builder, split)
 
-    def build_model(self) -> keras.Model:
-        return self.initialise(ssdlite(self.config.model, self.config.head))
+    @classmethod
+    def model(cls, config) -> keras.Model:
+        return ssdlite(config.model, config.head)
 
     def check_model(self, model: keras.Model) -> None:
         n, width = len(self.anchors), 5 + self.config.head.num_classes

@@ -32,8 +32,9 @@ class SegmentationTask(Task):
     def source(self, split: str) -> data.SegmentationSource:
         return data.SegmentationSource(self.builder, split)
 
-    def build_model(self) -> keras.Model:
-        return self.initialise(deeplab(self.config.model, self.config.head))
+    @classmethod
+    def model(cls, config) -> keras.Model:
+        return deeplab(config.model, config.head)
 
     def check_model(self, model: keras.Model) -> None:
         shape = model.output.shape

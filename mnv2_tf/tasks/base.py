@@ -119,8 +119,14 @@ class Task:
     def source(self, split: str):
         raise NotImplementedError
 
-    def build_model(self) -> keras.Model:
+    @classmethod
+    def model(cls, config) -> keras.Model:
+        """The task's network for an experiment config, freshly initialised (no dataset needed)."""
         raise NotImplementedError
+
+    def build_model(self) -> keras.Model:
+        """The network with the config's initialisation (ImageNet weights or another run's backbone)."""
+        return self.initialise(self.model(self.config))
 
     def check_model(self, model: keras.Model) -> None:
         """Raises ModelFileError when `model` is not this task's model for this config."""

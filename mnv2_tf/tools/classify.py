@@ -7,31 +7,18 @@ The image gets the run's evaluation preprocessing (central crop, resize).
 
 from __future__ import annotations
 
-import json
-
 from absl import flags
 
-from mnv2_tf.predict import predict_file
 from mnv2_tf.tools import common
-
-FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("model", None, "Classification run directory.", required=True)
-    flags.DEFINE_string("image", None, "Input image (JPEG/PNG).", required=True)
-    flags.DEFINE_string("out", "classification.png", "Output PNG.")
+    common.define_prediction_flags("classification", "classification.png")
     flags.DEFINE_integer("top_k", 5, "Classes to print.")
 
 
-def main(argv):
-    print(json.dumps(predict_file(FLAGS.model, "classification", FLAGS.image, FLAGS.out, top_k=FLAGS.top_k),
-                     indent=1))
-    common.wrote(FLAGS.out)
-
-
 def run():
-    common.run_tool(define_flags, main)
+    common.run_tool(define_flags, common.prediction_main("classification", lambda: dict(top_k=flags.FLAGS.top_k)))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def run_tool(define_flags, main) -> None:
 
 def _parse(argv):
     if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
-        print(FLAGS.main_module_help() if "--helpfull" not in argv else FLAGS, file=sys.stdout)
+        main = sys.modules["__main__"]
+        parts = [(main.__doc__ or "").strip(), FLAGS.main_module_help(), FLAGS.module_help(__name__)]
+        print(str(FLAGS) if "--helpfull" in argv else "\n\n".join(p for p in parts if p.strip()))
         sys.exit(0)
     try:
         return FLAGS(argv)
@@ -85,3 +87,24 @@ def progress_printer(label: str):
 def wrote(*paths: str) -> None:
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)
+
+
+def define_prediction_flags(task: str, default_out: str) -> None:
+    """The flags every one-image tool (classify / detect / segment) takes."""
+    flags.DEFINE_string("model", None, f"A {task} run directory.", required=True)
+    flags.DEFINE_string("image", None, "Input image (JPEG/PNG/GIF/BMP).", required=True)
+    flags.DEFINE_string("out", default_out, "Output PNG.")
+
+
+def prediction_main(task: str, task_options):
+    """main() of a one-image tool: the task's JSON summary on stdout, the picture into --out."""
+    import json
+
+    from mnv2_tf.predict import predict_file
+
+    def main(argv):
+        summary = predict_file(FLAGS.model, task, FLAGS.image, FLAGS.out, **task_options())
+        print(json.dumps(summary, indent=1))
+        wrote(FLAGS.out)
+
+    return main

@@ -7,31 +7,18 @@ Boxes are normalized (ymin, xmin, ymax, xmax); only detections at or above --min
 
 from __future__ import annotations
 
-import json
-
 from absl import flags
 
-from mnv2_tf.predict import predict_file
 from mnv2_tf.tools import common
-
-FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("model", None, "Detection run directory.", required=True)
-    flags.DEFINE_string("image", None, "Input image (JPEG/PNG).", required=True)
-    flags.DEFINE_string("out", "detections.png", "Output PNG.")
+    common.define_prediction_flags("detection", "detections.png")
     flags.DEFINE_float("min_score", 0.3, "Draw and print detections at or above this score.")
 
 
-def main(argv):
-    print(json.dumps(predict_file(FLAGS.model, "detection", FLAGS.image, FLAGS.out, min_score=FLAGS.min_score),
-                     indent=1))
-    common.wrote(FLAGS.out)
-
-
 def run():
-    common.run_tool(define_flags, main)
+    common.run_tool(define_flags, common.prediction_main("detection", lambda: dict(min_score=flags.FLAGS.min_score)))
 
 
 if __name__ == "__main__":

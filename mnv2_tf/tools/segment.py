@@ -9,31 +9,19 @@ back (nearest) to the image.
 
 from __future__ import annotations
 
-import json
-
 from absl import flags
 
-from mnv2_tf.predict import predict_file
 from mnv2_tf.tools import common
-
-FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("model", None, "Segmentation run directory.", required=True)
-    flags.DEFINE_string("image", None, "Input image (JPEG/PNG).", required=True)
-    flags.DEFINE_string("out", "segmentation.png", "Output PNG.")
+    common.define_prediction_flags("segmentation", "segmentation.png")
     flags.DEFINE_bool("multi_scale", False, "Multi-scale + flip inference (paper's MF).")
 
 
-def main(argv):
-    print(json.dumps(predict_file(FLAGS.model, "segmentation", FLAGS.image, FLAGS.out,
-                                  multi_scale=FLAGS.multi_scale), indent=1))
-    common.wrote(FLAGS.out)
-
-
 def run():
-    common.run_tool(define_flags, main)
+    common.run_tool(define_flags, common.prediction_main(
+        "segmentation", lambda: dict(multi_scale=flags.FLAGS.multi_scale)))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ print(json.dumps({"backend": keras.backend.backend(), "params": whole.count_para
 """
 
 
+@pytest.mark.slow
 def test_backbone_runs_on_jax():
     pytest.importorskip("jax")
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)

@@ -66,11 +66,17 @@ def test_expansion_splits_match_the_unsplit_block(t, strides, dilation, splits):
 
 
 def test_split_block_trains_unsplit():
-    block = InvertedResidual(16, 6, expansion_splits=3)
-    model = _block_model(block, (8, 8, 16))
-    x = images((8, 8, 16))
-    y_train = model(x, training=True)
-    assert y_train.shape == (2, 8, 8, 16)
+    """Training mode (batch statistics) runs the whole block: equal to an unsplit twin, and its
+    BN moving statistics move the same way."""
+    whole = _block_model(InvertedResidual(16, 6), (8, 8, 16))
+    split = _block_model(InvertedResidual(16, 6, expansion_splits=3), (8, 8, 16))
+    randomize_batch_norm(whole)
+    split.set_weights(whole.get_weights())
+    x = images((8, 8, 16), batch=4)
+    np.testing.assert_allclose(split(x, training=True).numpy(), whole(x, training=True).numpy(), atol=1e-5)
+    for a, b in zip(split.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert not np.allclose(whole(x, training=True).numpy(), whole(x, training=False).numpy(), atol=1e-3)
 
 
 def test_config_round_trip_through_keras_saving(tmp_path):

@@ -67,6 +67,7 @@ def test_parse_resolution():
         parse_resolution("big")
 
 
+@pytest.mark.slow
 def test_cli_json():
     out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.profile", "--width_multiplier=1.0",
                           "--resolution=224", "--json"], capture_output=True, text=True, check=True)
@@ -74,6 +75,7 @@ def test_cli_json():
     assert row["params_paper"] == 3_470_760 and row["madds"] == 300_774_272
 
 
+@pytest.mark.slow
 def test_cli_bad_flag_is_a_clear_error():
     out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.profile", "--width_multiplier=0"],
                          capture_output=True, text=True)

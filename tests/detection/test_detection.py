@@ -172,3 +172,58 @@ def test_coco_category_ids():
     from mnv2_tf.detection.coco_metrics import COCO_CATEGORY_IDS, category_ids
     assert len(COCO_CATEGORY_IDS) == 80 and COCO_CATEGORY_IDS[-1] == 90 and 12 not in COCO_CATEGORY_IDS
     assert category_ids("coco/2017", 80)[0] == 1 and category_ids("voc/2007", 20)[-1] == 20
+
+
+def test_ignore_band_marks_anchors_between_the_thresholds():
+    anchors = tf.constant(A.generate(320, 320))
+    box = tf.constant([[0.2, 0.2, 0.6, 0.6]])
+    iou = _iou_all(anchors, box)
+    t = T.encode(box, tf.constant([1]), anchors, SCALES, matched_threshold=0.5, unmatched_threshold=0.4).numpy()
+    band = (iou >= 0.4) & (iou < 0.5)
+    assert band.any() and np.all(t[band & (t[:, 4] != 2), 4] == -1)  # in the band: ignored (unless forced)
+    assert np.all(t[iou >= 0.5, 4] == 2) and np.all(t[iou < 0.4, 4] <= 0)
+    no_band = T.encode(box, tf.constant([1]), anchors, SCALES).numpy()  # the reference: no band
+    assert not np.any(no_band[:, 4] == -1)
+
+
+def _iou_all(anchors, box):
+    from official.vision.ops import box_ops
+    return box_ops.bbox_overlap(anchors[None], box[None])[0, :, 0].numpy()
+
+
+def test_loss_skips_ignored_anchors():
+    rng = np.random.default_rng(1)
+    pred = rng.normal(0, 3, (1, 40, 4 + 3)).astype("float32")
+    true = np.zeros((1, 40, 5), "float32")
+    true[0, 3, 4] = 1
+    loss = SSDLoss(2, negatives_per_positive=100, min_negatives=100)  # every negative counts
+    base = float(loss(true, pred))
+    ignored = true.copy()
+    ignored[0, [10, 11, 12], 4] = -1
+    ce = np.sum(np.maximum(pred[0, :, 4:], 0) - pred[0, :, 4:] * np.eye(3)[0]
+                + np.log1p(np.exp(-np.abs(pred[0, :, 4:]))), -1)
+    assert np.isclose(float(loss(ignored, pred)), base - ce[[10, 11, 12]].sum(), rtol=1e-5)
+    pred2 = pred.copy()
+    pred2[0, [10, 11, 12]] = 100.0  # whatever the model says there costs nothing
+    assert np.isclose(float(loss(ignored, pred2)), float(loss(ignored, pred)), rtol=1e-6)
+
+
+def test_coco_map_of_the_ground_truth_itself_is_one():
+    from mnv2_tf.detection.coco_metrics import coco_map
+
+    n = 4
+    boxes = np.array([[[0.1, 0.1, 0.5, 0.4], [0.6, 0.5, 0.9, 0.95]]] * n, np.float32)
+    classes = np.array([[0, 2]] * n, np.int32)
+    examples = tf.data.Dataset.from_tensor_slices({
+        "image": np.zeros((n, 8, 8, 3), np.float32), "id": np.arange(n, dtype=np.int64),
+        "height": np.full(n, 100, np.int32), "width": np.full(n, 120, np.int32),
+        "gt_boxes": boxes, "gt_classes": classes, "gt_crowd": np.zeros((n, 2), bool), "num_gt": np.full(n, 2)})
+
+    def oracle(images, training=False):  # predicts exactly the ground truth
+        k = len(images)
+        return {"boxes": tf.constant(boxes[:k]), "classes": tf.constant(classes[:k]),
+                "scores": tf.ones((k, 2)), "count": tf.fill([k], 2)}
+
+    result = coco_map(oracle, examples, 2, np.array([1, 2, 3]))
+    assert result["mAP"] == pytest.approx(1.0) and result["mAP@0.5"] == pytest.approx(1.0)
+    assert result["detections"] == 2 * n

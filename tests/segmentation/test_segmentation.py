@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.errors import DatasetError
 from mnv2_tf.segmentation import data as S
 from mnv2_tf.segmentation import inference, metrics
 from mnv2_tf.segmentation.model import DeepLabConfig, deeplab
@@ -67,7 +68,7 @@ def test_miou_against_a_hand_computed_case():
     keras_metric = metrics.keras_mean_iou(3)
     keras_metric.update_state(labels, np.eye(3)[predicted])
     assert float(keras_metric.result()) == pytest.approx(result["mIoU"], abs=1e-6)
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(DatasetError, match="outside"):
         metrics.confusion(np.array([7]), np.array([0]), 3)
 
 

@@ -94,3 +94,17 @@ def test_experiment_families_and_errors():
     d = experiments.get("shapes", "detection")
     again = experiments.ExperimentConfig.from_dict(json.loads(d.to_json()))
     assert again.head == d.head and again.model == d.model
+
+
+def test_classify_prints_probabilities_and_draws_them(smoke_run, tmp_path):
+    out = tmp_path / "cls.png"
+    cls = _run(["mnv2_tf.tools.classify", f"--model={smoke_run}", f"--image={_image(tmp_path)}", f"--out={out}",
+                "--top_k=3"])
+    assert cls.returncode == 0, cls.stderr[-2000:]
+    top = json.loads(cls.stdout)
+    assert len(top) == 3 and top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
+    assert 0 < sum(t["probability"] for t in top) <= 1 + 1e-6 and Image.open(out).size[1] > 64
+    wrong = _run(["mnv2_tf.tools.classify", f"--model={smoke_run}", "--image=x.png", "--nosuch=1"])
+    assert wrong.returncode == 2 and "nosuch" in wrong.stderr and "Traceback" not in wrong.stderr
+    helped = _run(["mnv2_tf.tools.classify", "--help"])
+    assert helped.returncode == 0 and "--top_k" in helped.stdout

@@ -157,12 +157,19 @@ def test_batch_must_split_across_replicas():
 
 
 def test_evaluate_rejects_missing_and_corrupt_models(tmp_path):
-    out = _run([sys.executable, "-m", "mnv2_tf.tools.evaluate", f"--model={tmp_path}/none.keras", "--dataset=x"])
-    assert out.returncode == 2 and "no model at" in out.stderr
+    from mnv2_tf.errors import ModelFileError
+    from mnv2_tf.evaluation import evaluate_path
+    from mnv2_tf.tasks.base import EvalOptions
+
+    with pytest.raises(ModelFileError, match="no model at"):
+        evaluate_path(f"{tmp_path}/none.keras", EvalOptions(), dataset="x")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
-    out = _run([sys.executable, "-m", "mnv2_tf.tools.evaluate", f"--model={bad}", "--dataset=x"])
-    assert out.returncode == 2 and "not a readable Keras model" in out.stderr
+    with pytest.raises(ModelFileError, match="not a readable Keras model"):
+        evaluate_path(str(bad), EvalOptions(), dataset="x")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ModelFileError, match="no model at"):
+        evaluate_path(str(tmp_path / "run"), EvalOptions())
 
 
 def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():

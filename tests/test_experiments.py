@@ -1,0 +1,85 @@
+"""Named experiments, the generic override, and the resume check on the whole recipe."""
+
+import json
+
+import pytest
+
+from mnv2_tf import experiments, runs, tasks
+from mnv2_tf.errors import CheckpointError, ConfigError
+from mnv2_tf.experiments import overrides
+
+ALL = [(t, n) for t in tasks.names() for n in experiments.names(t)]
+
+
+@pytest.mark.parametrize("task,name", ALL, ids=[f"{t}-{n}" for t, n in ALL])
+def test_every_named_experiment_validates_round_trips_and_builds_small(task, name):
+    config = experiments.get(name, task)
+    config.validate()
+    assert config.name == name and config.task == task and len(config.description) > 40
+    again = experiments.ExperimentConfig.from_dict(json.loads(config.to_json()))
+    assert again.to_json() == config.to_json()
+    small = overrides.apply(config, ["model.input_shape=64,64,3", "model.width_multiplier=0.35"])
+    out = tasks.task_class(task).model(small).output
+    assert out.shape[0] is None and out.shape[-1] in (small.num_classes, small.num_classes + 5)
+
+
+def test_override_reaches_every_section_and_nested_fields():
+    config = experiments.get("shapes", "detection")
+    overrides.apply(config, ["train.lr_schedule=constant", "head.score_threshold=0.3", "data.crop_area=0.5,1.0",
+                             "head.anchors.min_scale=0.1", "train.ema_decay=0.99", "train.init_checkpoint=none",
+                             "model.output_stride=16", "data.download=true", "train.jit_compile=off"])
+    assert config.train.lr_schedule == "constant" and config.head.score_threshold == 0.3
+    assert config.data.crop_area == (0.5, 1.0) and config.head.anchors.min_scale == 0.1
+    assert config.train.ema_decay == 0.99 and config.train.init_checkpoint is None
+    assert config.model.output_stride == 16 and config.data.download is True
+    assert isinstance(config.head.score_threshold, float) and isinstance(config.model.output_stride, int)
+
+
+@pytest.mark.parametrize("item,message", [
+    ("train.lr_schedule=wavy", "lr_schedule must be one of"),
+    ("train.nope=1", "unknown field 'train.nope': TrainConfig has epochs"),
+    ("optimizer.lr=1", "unknown section 'optimizer'"),
+    ("train.epochs", "section.field=value"),
+    ("model.width_multiplier=wide", "takes a number"),
+    ("model.width_multiplier=0", "width_multiplier must be > 0"),
+    ("data.download=maybe", "takes true or false"),
+    ("head.anchors=3", "is a section"),
+    ("head.num_classes=0", "num_classes must be >= 1"),
+])
+def test_bad_overrides_are_config_errors(item, message):
+    with pytest.raises(ConfigError, match=message):
+        overrides.apply(experiments.get("shapes", "detection"), [item])
+
+
+def test_a_classifier_has_no_head_section():
+    with pytest.raises(ConfigError, match="has no head config"):
+        overrides.apply(experiments.get("shapes", "classification"), ["head.num_classes=3"])
+    assert experiments.get("shapes", "classification").num_classes_field == "model.num_classes"
+    assert experiments.get("shapes", "segmentation").num_classes_field == "head.num_classes"
+
+
+def test_resume_refuses_a_changed_head_and_names_the_field(tmp_path):
+    config = experiments.get("smoke", "detection")
+    runs.check_or_write_config(str(tmp_path), config)
+    longer = overrides.apply(experiments.get("smoke", "detection"), ["train.epochs=5"])
+    runs.check_or_write_config(str(tmp_path), longer)  # the recipe's schedule may change on resume
+    changed = overrides.apply(experiments.get("smoke", "detection"), ["head.unmatched_threshold=0.3"])
+    with pytest.raises(CheckpointError, match=r"head.unmatched_threshold \(None -> 0.3\)"):
+        runs.check_or_write_config(str(tmp_path), changed)
+    other = overrides.apply(experiments.get("smoke", "detection"), ["head.anchors.num_layers=6",
+                                                                    "head.anchors.max_scale=0.9"])
+    with pytest.raises(CheckpointError, match=r"head.anchors.max_scale"):
+        runs.check_or_write_config(str(tmp_path), other)
+
+
+def test_write_atomic_leaves_no_partial_file(tmp_path):
+    path = str(tmp_path / "out.json")
+    runs.write_atomic(path, "{}")
+
+    def broken(tmp):
+        open(tmp, "w").write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        runs.write_atomic(path, broken)
+    assert open(path).read() == "{}" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
