@@ -34,7 +34,7 @@ EXPERIMENTS = {
         "weight decay 4e-5, batch 96 x 16 workers. Reference-code additions kept on: label "
         "smoothing 0.1, EMA 0.9999, RMSProp epsilon 1.0 (slim); warm-up 5 epochs for the "
         "synchronous large batch (our addition). "
-        "Command: python -m mnv2_tf.train --experiment=imagenet_1.0_224 --data_dir=... "
+        "Command: mnv2-train --experiment=imagenet_1.0_224 --data_dir=... "
         "--model_dir=..."),
     "imagenet_1.4_224": lambda: _imagenet(
         "imagenet_1.4_224", 1.4,

@@ -33,7 +33,9 @@ EXPERIMENTS = {
         "Reference TF1 ssdlite_mobilenet_v2_coco recipe: RMSProp (decay 0.9, momentum 0.9, eps 1.0), "
         "lr 0.004 for batch 24 decayed x0.95 every 800,720 steps (= 162.5 COCO epochs), 200k steps "
         "(41 epochs), EMA 0.9999, BN decay 0.9997, L2 4e-5, SSD random crop + flip, backbone from "
-        "ImageNet (cached keras.applications weights; or --init_checkpoint=<our classifier run>)."),
+        "ImageNet (cached keras.applications weights; or --init_checkpoint=<our classifier run>). "
+        "Command: mnv2-train --task=detection --experiment=coco --data_dir=<prepared coco/2017>. "
+        "Not run here (no COCO, 2 CPUs): ~10 GPU-days in the reference setup."),
     "voc": lambda: _detection(
         "voc", BackboneConfig(input_shape=(320, 320, 3), include_top=False, bn_momentum=0.9997),
         SSDLiteConfig(num_classes=20),
@@ -43,7 +45,8 @@ EXPERIMENTS = {
                     learning_rate_batch_size=24, lr_schedule="exponential", lr_decay_rate=0.95,
                     lr_decay_epochs=50.0, ema_decay=0.9999, checkpoint_steps=2000, init_imagenet=True),
         "SSDLite on PASCAL VOC 2007 trainval -> test (not a paper table; the COCO recipe, "
-        "20 classes, difficult boxes ignored in evaluation)."),
+        "20 classes, difficult boxes ignored in evaluation). Command: mnv2-train --task=detection "
+        "--experiment=voc --data_dir=<prepared voc/2007>; not run here."),
     "shapes": lambda: _detection(
         "shapes", BackboneConfig(width_multiplier=0.35, input_shape=(160, 160, 3), include_top=False,
                                  bn_momentum=0.9, weight_decay=0.0),

@@ -125,7 +125,3 @@ def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
     h, w, _ = backbone.input_shape
     kind = "ssdlite" if head.separable else "ssd"
     return keras.Model(inputs, out, name=f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"))
-
-
-def num_anchors(model: keras.Model) -> int:
-    return int(model.output.shape[1])

@@ -36,28 +36,30 @@ def _number(text: str):
             return text
 
 
-def parse_value(text: str, current, path: str):
-    """`text` read as the type of `current` (the field's value now)."""
+def parse_value(text: str, current, path: str, annotation: str = ""):
+    """`text` read as the field's type: its annotation, else the type of its current value."""
     low = text.strip().lower()
     if low in ("none", "null"):
         return None
-    if isinstance(current, bool):
+    kind = annotation.replace("Optional[", "").replace("]", "").split("|")[0].strip() or type(current).__name__
+    if kind == "bool":
         if low in _TRUE + _FALSE:
             return low in _TRUE
         raise ConfigError(f"{path} takes true or false, got {text!r}")
-    if isinstance(current, tuple) or (current is None and "," in text):
+    if kind == "str":
+        return text
+    if kind == "tuple" or "," in text:
         return tuple(_number(p.strip()) for p in text.split(",") if p.strip())
-    if isinstance(current, (int, float)):
-        value = _number(text.strip())
-        if not isinstance(value, (int, float)):
-            raise ConfigError(f"{path} takes a number, got {text!r}")
-        return float(value) if isinstance(current, float) else value
-    return _number(text.strip()) if current is None else text
+    value = _number(text.strip())
+    if kind in ("int", "float") and not isinstance(value, (int, float)):
+        raise ConfigError(f"{path} takes a number, got {text!r}")
+    return float(value) if kind == "float" else value
 
 
 def _set(obj, fields: list[str], text: str, path: str):
     """A copy of dataclass `obj` with the dotted field set (re-validated by its __post_init__)."""
-    names = [f.name for f in dataclasses.fields(obj)]
+    declared = {f.name: str(f.type) for f in dataclasses.fields(obj)}
+    names = list(declared)
     if fields[0] not in names:
         raise ConfigError(f"unknown field {path!r}: {type(obj).__name__} has {', '.join(names)}")
     current = getattr(obj, fields[0])
@@ -68,7 +70,7 @@ def _set(obj, fields: list[str], text: str, path: str):
     else:
         if dataclasses.is_dataclass(current):
             raise ConfigError(f"{path} is a section; set one of its fields ({path}.<field>=...)")
-        value = parse_value(text, current, path)
+        value = parse_value(text, current, path, declared[fields[0]])
     try:
         return dataclasses.replace(obj, **{fields[0]: value})
     except (TypeError, ValueError) as e:

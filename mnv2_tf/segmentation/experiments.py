@@ -35,7 +35,9 @@ EXPERIMENTS = {
         "Reference research/deeplab recipe: train_aug (10,582), 513 crops, scale 0.5-2.0 step 0.25, flip, "
         "SGD momentum 0.9, poly lr 0.007 power 0.9, 30k steps, batch 16 with BN training, L2 4e-5. "
         "The reference starts from an ImageNet -> COCO checkpoint (we start from ImageNet; expect "
-        "~70-71 mIoU without COCO, tensorflow/models#5117). Evaluate with --multi_scale for MF."),
+        "~70-71 mIoU without COCO, tensorflow/models#5117). Evaluate with --multi_scale for MF. "
+        "Command: mnv2-train --task=segmentation --experiment=voc --manual_dir=<VOC + SBD archives>; "
+        "not run here (no data, 2 CPUs)."),
     "voc_aspp": lambda: _voc(
         "voc_aspp", True,
         "Paper Table 7, MNV2* OS16 with ASPP (regular 3x3 atrous 6/12/18): 75.70 mIoU, 4.52M, 5.8B. "
@@ -49,7 +51,8 @@ EXPERIMENTS = {
                     learning_rate_batch_size=16, lr_schedule="cosine", warmup_epochs=0.5,
                     checkpoint_steps=200),
         "The built-in segmentation demo: Mobile DeepLabv3 (reduced head, 128 channels) on "
-        "MobileNetV2 0.35, OS 8, 128x128 from scratch on mnv2_shapes/128 (background + 6 classes). Command: "
+        "MobileNetV2 0.35, OS 8, 128x128 from scratch on mnv2_shapes/128 (background + 6 classes). Measured: "
+        "test mIoU 0.88-0.89 single scale, 0.94 with MF, ~7 min of training on 2 CPU cores. Command: "
         "make demo TASK=segmentation."),
     "smoke": lambda: _segmentation(
         "smoke", BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), include_top=False,

@@ -13,6 +13,9 @@ and its output float32; `int8`/`float32` I/O are options.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import tempfile
 
 import keras
@@ -23,6 +26,24 @@ from mnv2_tf.errors import ExportError
 
 QUANTIZATIONS = ("float32", "float16", "int8")
 IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8, "float32": tf.float32}
+
+
+@contextlib.contextmanager
+def _native_logs_quiet():
+    """The converter's C++ code logs through absl straight to file descriptor 2 ("Ignored
+    output_format", MLIR passes), past TF_CPP_MIN_LOG_LEVEL; hide it unless that asks for warnings."""
+    if int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def convert(model: keras.Model, quantization: str, representative=None, input_type: str = "uint8",
@@ -62,4 +83,5 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
             converter.representative_dataset = lambda: ([np.asarray(b[:1], np.float32)] for b in representative)
             converter.inference_input_type = IO_TYPES[input_type]
             converter.inference_output_type = IO_TYPES[output_type]
-        return converter.convert()
+        with _native_logs_quiet():
+            return converter.convert()

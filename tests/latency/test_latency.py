@@ -137,3 +137,12 @@ def test_cli_on_exported_models_with_the_reference(smoke_run, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.latency", "--models=/nonexistent"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no .tflite files" in bad.stderr
+
+
+def test_keras_forward_comparison_times_both_models():
+    from mnv2_tf.backbone import BackboneConfig
+    from mnv2_tf.latency.keras_speed import forward_latency
+
+    (row,) = forward_latency(BackboneConfig(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=4), [2], 2)
+    assert row["batch"] == 2 and row["ours_ms"] > 0 and row["reference_ms"] > 0
+    assert row["ratio"] == pytest.approx(row["ours_ms"] / row["reference_ms"])

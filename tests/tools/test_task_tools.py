@@ -9,7 +9,10 @@ import pytest
 from PIL import Image
 
 from mnv2_tf import experiments, tasks
-from mnv2_tf.errors import InputFileError
+from mnv2_tf.errors import ConfigError, InputFileError, ModelFileError
+from mnv2_tf.evaluation import evaluate_path
+from mnv2_tf.predict import predict_file
+from mnv2_tf.tasks.base import EvalOptions
 
 pytestmark = pytest.mark.slow
 
@@ -28,34 +31,43 @@ def _image(tmp_path):
 def test_detection_run_evaluate_and_draw(detection_run, tmp_path):
     metrics = json.load(open(f"{detection_run}/metrics.json"))
     assert metrics["step"] == 2 * 16 and {"mAP", "mAP@0.5", "loss"} <= set(metrics)
-    assert np.isfinite(metrics["loss"]) and 0 <= metrics["mAP@0.5"] <= 1
-    ev = _run(["mnv2_tf.tools.evaluate", f"--model={detection_run}", "--split=test", "--task=detection"])
-    assert ev.returncode == 0, ev.stderr[-2000:]
-    result = json.loads(ev.stdout)  # stdout holds the JSON alone
-    assert result["task"] == "detection" and "mAP@0.5" in result
+    result = evaluate_path(detection_run, EvalOptions("validation", 16), task="detection")
+    assert result["task"] == "detection" and result["split"] == "validation"
+    # the saved run re-evaluates to what training reported (wrong weights or targets would not)
+    assert result["mAP@0.5"] == pytest.approx(metrics["mAP@0.5"], abs=1e-6)
+    assert result["loss"] == pytest.approx(metrics["loss"], rel=1e-4)
+    with pytest.raises(ModelFileError, match="is a detection run, not segmentation"):
+        evaluate_path(detection_run, EvalOptions("test"), task="segmentation")
+    with pytest.raises(ConfigError, match="multi-scale inference applies to tasks with MF"):
+        evaluate_path(detection_run, EvalOptions("test", multi_scale=True))
+    found = predict_file(detection_run, "detection", str(_image(tmp_path)), str(tmp_path / "d.png"), min_score=0)
+    assert isinstance(found, list) and Image.open(tmp_path / "d.png").size[0] >= 100
+    with pytest.raises(ModelFileError, match="is a detection run, not a segmentation run"):
+        predict_file(detection_run, "segmentation", str(_image(tmp_path)), str(tmp_path / "s.png"))
+    # The tool: JSON alone on stdout, what it wrote on stderr.
     out = tmp_path / "det.png"
     det = _run(["mnv2_tf.tools.detect", f"--model={detection_run}", f"--image={_image(tmp_path)}", f"--out={out}",
                 "--min_score=0"])
     assert det.returncode == 0, det.stderr[-2000:]
-    assert Image.open(out).size[0] >= 100 and "wrote" in det.stderr
-    assert isinstance(json.loads(det.stdout), list)
-    wrong = _run(["mnv2_tf.tools.segment", f"--model={detection_run}", f"--image={_image(tmp_path)}"])
-    assert wrong.returncode == 2 and "not a segmentation run" in wrong.stderr
+    assert isinstance(json.loads(det.stdout), list) and f"wrote {out}" in det.stderr
 
 
 def test_segmentation_run_evaluate_mf_and_draw(segmentation_run, tmp_path):
     metrics = json.load(open(f"{segmentation_run}/metrics.json"))
     assert metrics["step"] == 2 * 16 and "mIoU" in metrics and len(metrics["per_class_IoU"]) == 7
-    ev = _run(["mnv2_tf.tools.evaluate", f"--model={segmentation_run}", "--split=test", "--multi_scale"])
-    assert ev.returncode == 0, ev.stderr[-2000:]
-    result = json.loads(ev.stdout)
-    assert result["inference"] == "MF" and 0 <= result["mIoU"] <= 1
-    out = tmp_path / "seg.png"
-    seg = _run(["mnv2_tf.tools.segment", f"--model={segmentation_run}", f"--image={_image(tmp_path)}", f"--out={out}"])
-    assert seg.returncode == 0, seg.stderr[-2000:]
-    assert Image.open(out).size[0] > 100  # image + legend
-    missing = _run(["mnv2_tf.tools.segment", f"--model={segmentation_run}", "--image=/nonexistent.png"])
-    assert missing.returncode == 2 and "no image at" in missing.stderr
+    single = evaluate_path(segmentation_run, EvalOptions("validation", 16))
+    assert single["mIoU"] == pytest.approx(metrics["mIoU"], abs=1e-6)  # the saved run, re-evaluated
+    result = evaluate_path(segmentation_run, EvalOptions("validation", 16, multi_scale=True))
+    assert result["inference"] == "MF" and result["mIoU"] != single["mIoU"]  # 12 passes, another answer
+    shares = predict_file(segmentation_run, "segmentation", str(_image(tmp_path)), str(tmp_path / "seg.png"))
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    assert Image.open(tmp_path / "seg.png").size[0] > 100  # image + legend
+    with pytest.raises(InputFileError, match="no image at"):
+        predict_file(segmentation_run, "segmentation", "/nonexistent.png", str(tmp_path / "x.png"))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputFileError, match="not a readable"):
+        predict_file(segmentation_run, "segmentation", str(bad), str(tmp_path / "x.png"))
 
 
 def test_backbone_starts_from_a_classifier_run(smoke_run):
