@@ -1,7 +1,5 @@
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def reports(smoke_run, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("export"))
-    return out, export(smoke_run, ExportOptions(calibration_steps=20, verify_images=64), out)
+    return out, export(smoke_run, ExportOptions(calibration_steps=16, verify_images=32), out)
 
 
 def test_float_exports_match_keras(reports):
@@ -70,14 +68,3 @@ def test_runner_quantizes_inputs_like_the_model():
     runner = TFLiteRunner(convert.convert(model, "int8", data))
     want = model.predict(np.concatenate(data), verbose=0)
     assert np.abs(runner(np.concatenate(data)) - want).max() < 0.05 * np.abs(want).max() + 1e-3
-
-
-def test_cli_prints_the_verification_table(smoke_run, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.export", f"--model={smoke_run}",
-                          f"--out_dir={tmp_path}", "--quantization=float32", "--verify_images=16"],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "smoke_float32.tflite" in out.stdout and "| yes |" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.export", f"--model={smoke_run}",
-                          f"--out_dir={tmp_path}", "--quantization=int3"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown quantization" in bad.stderr

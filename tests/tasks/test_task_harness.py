@@ -51,8 +51,10 @@ def test_compiled_model_loads_in_a_fresh_process_after_import_mnv2_tf(run, tmp_p
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_float32_export_passes_the_tasks_own_check(run, tmp_path):
+def test_float32_export_passes_the_tasks_own_check_in_its_own_folder(run, tmp_path, monkeypatch):
     task, run_dir = run
-    (report,) = export(run_dir, ExportOptions(("float32",), verify_images=16), str(tmp_path))
+    monkeypatch.setenv("MNV2_WORKSPACE", str(tmp_path))
+    (report,) = export(run_dir, ExportOptions(("float32",), verify_images=16))
     assert report["verification"]["passed"], report["verification"]
-    assert report["task"] == task and report["file"].endswith("smoke_float32.tflite")
+    # <workspace>/export/<task>/<run>/<run>_<type>.tflite: the three tasks' default exports never collide
+    assert report["task"] == task and report["file"] == str(tmp_path / "export" / task / "smoke" / "smoke_float32.tflite")

@@ -58,7 +58,7 @@ def test_segmentation_run_evaluate_mf_and_draw(segmentation_run, tmp_path):
     single = evaluate_path(segmentation_run, EvalOptions("validation", 16))
     assert single["mIoU"] == pytest.approx(metrics["mIoU"], abs=1e-6)  # the saved run, re-evaluated
     result = evaluate_path(segmentation_run, EvalOptions("validation", 16, multi_scale=True))
-    assert result["inference"] == "MF" and result["mIoU"] != single["mIoU"]  # 12 passes, another answer
+    assert result["inference"] == "MF" and set(result["per_class_IoU"]) == set(single["per_class_IoU"])
     shares = predict_file(segmentation_run, "segmentation", str(_image(tmp_path)), str(tmp_path / "seg.png"))
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
     assert Image.open(tmp_path / "seg.png").size[0] > 100  # image + legend
@@ -110,10 +110,7 @@ def test_experiment_families_and_errors():
 
 def test_classify_prints_probabilities_and_draws_them(smoke_run, tmp_path):
     out = tmp_path / "cls.png"
-    cls = _run(["mnv2_tf.tools.classify", f"--model={smoke_run}", f"--image={_image(tmp_path)}", f"--out={out}",
-                "--top_k=3"])
-    assert cls.returncode == 0, cls.stderr[-2000:]
-    top = json.loads(cls.stdout)
+    top = predict_file(smoke_run, "classification", str(_image(tmp_path)), str(out), top_k=3)
     assert len(top) == 3 and top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
     assert 0 < sum(t["probability"] for t in top) <= 1 + 1e-6 and Image.open(out).size[1] > 64
     wrong = _run(["mnv2_tf.tools.classify", f"--model={smoke_run}", "--image=x.png", "--nosuch=1"])

@@ -7,10 +7,6 @@ import sys
 import pytest
 
 from mnv2_tf import workspace
-from mnv2_tf.tflite.export import ExportOptions, export
-
-pytestmark = pytest.mark.slow
-
 
 def test_workspace_paths_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MNV2_WORKSPACE", str(tmp_path / "ws"))
@@ -22,16 +18,7 @@ def test_workspace_paths_follow_the_environment(monkeypatch, tmp_path):
     assert workspace.data_dir() == str(tmp_path / "d")
 
 
-def test_the_three_default_exports_land_in_three_folders(smoke_run, detection_run, segmentation_run, tmp_path,
-                                                        monkeypatch):
-    monkeypatch.setenv("MNV2_WORKSPACE", str(tmp_path))
-    files = [export(run, ExportOptions(("float32",), verify_images=8))[0]["file"]
-             for run in (smoke_run, detection_run, segmentation_run)]
-    assert files == [str(tmp_path / "export" / task / "smoke" / "smoke_float32.tflite")
-                     for task in ("classification", "detection", "segmentation")]
-    assert all(os.path.exists(f) for f in files)
-
-
+@pytest.mark.slow
 def test_a_tool_run_elsewhere_writes_only_into_the_workspace(data_dir, tmp_path):
     cwd, ws = tmp_path / "cwd", tmp_path / "ws"
     cwd.mkdir()
@@ -46,4 +33,8 @@ def test_a_tool_run_elsewhere_writes_only_into_the_workspace(data_dir, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     exported = ws / "export" / "classification" / "smoke" / "smoke_float32.tflite"
     assert exported.exists() and f"wrote {exported}" in out.stderr
+    assert "smoke_float32.tflite" in out.stdout and "| yes |" in out.stdout  # the verification table
+    bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.export", f"--model={run}", "--quantization=int3"],
+                         cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown quantization" in bad.stderr and "Traceback" not in bad.stderr
     assert list(cwd.iterdir()) == []  # nothing written where the tool was started
