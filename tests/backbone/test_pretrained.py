@@ -9,7 +9,9 @@ from mnv2_tf.backbone import pretrained
 from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
 
 
-@pytest.mark.parametrize("width", [0.35, 0.5, 0.75, 1.0, 1.3, 1.4])
+@pytest.mark.parametrize("width", [0.35, pytest.param(0.5, marks=pytest.mark.slow),
+                                   pytest.param(0.75, marks=pytest.mark.slow), 1.0,
+                                   pytest.param(1.3, marks=pytest.mark.slow), 1.4])
 def test_logits_match_keras_applications(width):
     """Random weights copied from keras.applications give the same logits (<= 1e-5)."""
     for size in [(224, 224), (128, 128), (97, 161)]:
