@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from mnv2_tf import evaluation, experiments, predict, runs, tasks, workspace
+from mnv2_tf import evaluation, experiments, runs, tasks, workspace
 from mnv2_tf.latency import grid, report
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.tflite.export import ExportOptions, export, table

@@ -6,11 +6,9 @@ import subprocess
 import sys
 
 import keras
-import numpy as np
 import pytest
 
-from mnv2_tf.tflite import checks, convert
-from mnv2_tf.tflite.runner import TFLiteRunner
+from mnv2_tf.tflite import convert
 from mnv2_tf import runs
 from mnv2_tf.latency import adb, host, parse, report
 

@@ -1,8 +1,6 @@
 """Training end to end on the built-in dataset: artefacts, crash resume, NaN, bad input."""
 
-import glob
 import json
-import os
 import signal
 import subprocess
 import sys
