@@ -38,8 +38,9 @@ def _train(config, root: str, verbose: int) -> str:
     """Trains `config` (and the run it starts from, when missing) in the workspace; returns the run dir."""
     config.data.data_dir = os.path.join(root, "data")
     init = config.train.init_checkpoint
-    if init and init.startswith(workspace.RUN_REFERENCE):
-        task, _, name = init[len(workspace.RUN_REFERENCE):].partition("/")
+    reference = workspace.run_reference(init)
+    if reference:
+        task, name = reference
         source = workspace.resolve_run(init, root)
         if not runs.is_finished(source):
             _say(f"\n== Pre-training the backbone: {task} '{name}' (mnv2-train --task={task} --experiment={name}) ==")

@@ -40,9 +40,15 @@ def results_dir(*parts: str, workspace: str | None = None) -> str:
 RUN_REFERENCE = "run:"
 
 
-def resolve_run(path: str | None, workspace: str | None = None) -> str | None:
-    """`run:<task>/<experiment>` -> that experiment's default run directory; other paths unchanged."""
+def run_reference(path: str | None) -> tuple[str, str] | None:
+    """(task, experiment) of a `run:<task>/<experiment>` reference; None for a plain path."""
     if path and path.startswith(RUN_REFERENCE):
         task, _, experiment = path[len(RUN_REFERENCE):].partition("/")
-        return run_dir(task, experiment, workspace)
-    return path
+        return task, experiment
+    return None
+
+
+def resolve_run(path: str | None, workspace: str | None = None) -> str | None:
+    """`run:<task>/<experiment>` -> that experiment's default run directory; other paths unchanged."""
+    reference = run_reference(path)
+    return run_dir(*reference, workspace) if reference else path

@@ -92,8 +92,8 @@ class DetectionTask(Task):
 
     def verify_export(self, quantization, model, runner, sample, options) -> dict:
         examples = self.eval_examples(sample.split).take(len(sample.images))
-        return export.verify_detector(examples, model, runner, options.head(self.config.head), self.resolution,
-                                      self.category_ids())
+        return export.verify_detector(examples, len(sample.images), model, runner, options.head(self.config.head),
+                                      self.resolution, self.category_ids())
 
     def output_metadata(self, options) -> dict:
         return export.OUTPUTS
