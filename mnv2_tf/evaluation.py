@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mnv2_tf import runs, tasks
 from mnv2_tf.errors import ModelFileError
 from mnv2_tf.tasks.base import EvalOptions
@@ -12,6 +14,8 @@ def evaluate(model, config, options: EvalOptions) -> dict:
     task = tasks.create(config)
     task.check_model(model)
     model.compile(loss=task.loss(), metrics=task.metrics())
+    if options.split is None:
+        options = dataclasses.replace(options, split=task.held_out_split())
     out = task.evaluate(model, options)
     out.update(task=config.task, dataset=config.data.dataset, split=options.split,
                corrupt_images_skipped=task.decode_stats.skipped)

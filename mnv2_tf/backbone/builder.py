@@ -21,7 +21,7 @@ Endpoint keys (slim's names, 1-based as in the reference code):
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import keras
 
@@ -42,7 +42,7 @@ class BackboneConfig:
       width_multiplier: alpha (paper Sec. 4, 0.35-1.4 in the paper; any value > 0).
       input_shape: (height, width, 3); height/width >= 32 or None (any size).
       include_top: add global pooling, dropout and the classifier.
-      num_classes: classifier outputs (logits).
+      num_classes: classifier outputs (logits); None: taken from the dataset when a Task opens it.
       dropout: dropout rate before the classifier (slim: keep 0.8 -> 0.2).
       output_stride: 8, 16 or 32 (atrous conv past that stride, Sec. 6.3).
       expansion_splits: Sec. 5.1 split evaluation at inference: one g for every
@@ -56,7 +56,7 @@ class BackboneConfig:
     width_multiplier: float = 1.0
     input_shape: tuple = (224, 224, 3)
     include_top: bool = True
-    num_classes: int = 1000
+    num_classes: Optional[int] = 1000
     dropout: float = 0.2
     output_stride: int = 32
     expansion_splits: int | tuple = 1
@@ -81,7 +81,8 @@ class BackboneConfig:
             raise ConfigError(f"output_stride must be one of {OUTPUT_STRIDES}, got {self.output_stride!r}")
         if self.include_top and not self.include_last_conv:
             raise ConfigError("include_top=True needs include_last_conv=True (the classifier pools layer_19)")
-        if self.include_top and (not isinstance(self.num_classes, int) or self.num_classes < 1):
+        if self.include_top and self.num_classes is not None and (not isinstance(self.num_classes, int)
+                                                                 or self.num_classes < 1):
             raise ConfigError(f"num_classes must be >= 1, got {self.num_classes!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")

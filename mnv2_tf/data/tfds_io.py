@@ -15,8 +15,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mnv2_tf import workspace
+from mnv2_tf.data import own
 from mnv2_tf.data.builders import shapes, voc_segmentation  # noqa: F401  (register our builders)
 from mnv2_tf.errors import DatasetError
+
 # Files a manual dataset needs in manual_dir (TFDS names them in its instructions);
 # a tuple lists alternatives (an archive or its extracted folder).
 MANUAL_FILES = {
@@ -25,14 +27,29 @@ MANUAL_FILES = {
 }
 
 
+def open_dataset(data) -> tfds.core.DatasetBuilder:
+    """The prepared builder of a DataConfig: one of our own-data sources (`own`) or a TFDS name."""
+    data_dir = data.data_dir or workspace.data_dir()
+    if own.parse(data.dataset):
+        options = own.Options(data.validation_fraction, data.test_fraction, data.skip_missing, data.images_dir)
+        return own.open_builder(data.dataset, data_dir, options)
+    return get_builder(data.dataset, data_dir, data.manual_dir, data.download)
+
+
 def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,
                 download: bool = False) -> tfds.core.DatasetBuilder:
     """Returns a prepared builder for `name` ("dataset[/config][:version]")."""
     data_dir = data_dir or workspace.data_dir()
+    hint = own.not_a_tfds_name(name)
+    if hint:
+        raise DatasetError(hint)
     try:
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     except tfds.core.registered.DatasetNotFoundError as e:
         raise DatasetError(f"unknown TFDS dataset {name!r}: {str(e).splitlines()[0]}") from None
+    except ValueError:
+        raise DatasetError(f"--dataset={name} is neither a TFDS name (imagenet2012, coco/2017, ...) nor one of "
+                           f"your own sources ({', '.join(k + ':PATH' for k in own.SOURCES)})") from None
     if _is_prepared(builder):
         return builder
     base = name.split("/")[0].split(":")[0]
@@ -63,3 +80,10 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
 
 def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
     return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+
+
+def recorded_class_names(builder: tfds.core.DatasetBuilder) -> list[str]:
+    """Class names kept in a dataset's metadata (our own-data builders); [] when it has none."""
+    if not tf.io.gfile.exists(os.path.join(builder.data_dir, "metadata.json")):
+        return []
+    return list((builder.info.metadata or {}).get("class_names", []))

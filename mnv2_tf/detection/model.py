@@ -33,7 +33,7 @@ MIN_DEPTH = 16
 class SSDLiteConfig:
     """The detection head and its targets/post-processing (reference: TF1 SSDLite config).
 
-    num_classes: real classes; the class predictor has num_classes + 1 slots.
+    num_classes: real classes; the class predictor has num_classes + 1 slots (None: the dataset's).
     separable: SSDLite (True) or the regular-conv SSD head (Table 5).
     init_stddev / bn_momentum / weight_decay: truncated normal 0.03, BN decay
       0.9997 (TF1 config), L2 4e-5 (TF convention).
@@ -45,7 +45,7 @@ class SSDLiteConfig:
     nms_iou / max_detections / score_threshold: post-processing.
     """
 
-    num_classes: int = 80
+    num_classes: Optional[int] = 80
     separable: bool = True
     extra_depths: tuple = (512, 256, 256, 128)
     anchors: anchor_lib.AnchorConfig = anchor_lib.AnchorConfig()
@@ -66,7 +66,7 @@ class SSDLiteConfig:
             self.anchors = anchor_lib.AnchorConfig(**{k: tuple(v) if isinstance(v, list) else v
                                                       for k, v in self.anchors.items()})
         self.extra_depths, self.box_scales = tuple(self.extra_depths), tuple(self.box_scales)
-        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 1):
             raise ConfigError(f"num_classes must be >= 1, got {self.num_classes!r}")
         if len(self.extra_depths) + len(TAPS) != self.anchors.num_layers:
             raise ConfigError(f"{len(TAPS)} backbone maps + {len(self.extra_depths)} extra layers must "

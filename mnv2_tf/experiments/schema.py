@@ -29,12 +29,21 @@ class DataConfig:
     crop_area: training crop area range, as a fraction of the image (classification: Inception
       crop, reference 0.08-1; detection: SSD random crop, reference 0.1-1; unused in segmentation).
     eval_crop_fraction: central crop kept for evaluation (reference: 0.875).
+    dataset: a TFDS name or one of your own sources (`image_folder:DIR`, `coco:FILE.json`,
+      `voc:DIR`, `masks:DIR`; `data.own`). For those: validation_fraction / test_fraction
+      of the files go to splits the layout does not give (by a hash of the file name),
+      skip_missing leaves out annotated images that are missing (and images without a
+      mask) instead of stopping, images_dir is where COCO images are when not beside the JSON.
     """
 
     dataset: str = DEFAULT_DATASET
     data_dir: Optional[str] = None
     manual_dir: Optional[str] = None
     download: bool = False
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.0
+    skip_missing: bool = False
+    images_dir: Optional[str] = None
     train_split: str = "train"
     eval_split: str = "validation"
     crop_area: tuple = (0.08, 1.0)
@@ -140,6 +149,12 @@ class ExperimentConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def with_num_classes(self, n: int) -> "ExperimentConfig":
+        """A copy whose class count (the head's, or the classifier's) is `n`."""
+        if self.head is not None:
+            return dataclasses.replace(self, head=dataclasses.replace(self.head, num_classes=n))
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, num_classes=n))
 
     @property
     def num_classes_field(self) -> str:

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mnv2_tf.data.builders.voc_segmentation import CLASSES as VOC_CLASSES
+from mnv2_tf.data import tfds_io
 from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
 from mnv2_tf.defaults import IGNORE_LABEL
 
@@ -36,8 +37,12 @@ class SegmentationSource:
 
     @property
     def class_names(self) -> list[str]:
-        """Background first. VOC's 21 names; mnv2_shapes: background + its label names."""
+        """Background first: the names a prepared own dataset records (`data.own`), VOC's 21,
+        or for mnv2_shapes background + its label names."""
         features = self.builder.info.features
+        recorded = tfds_io.recorded_class_names(self.builder)
+        if recorded:
+            return recorded
         if self.builder.name == "voc_segmentation":
             return list(VOC_CLASSES)
         return ["background"] + list(features["label"].names)

@@ -32,14 +32,14 @@ TAP = "layer_18"
 class DeepLabConfig:
     """The segmentation head (reference: research/deeplab model.py, MNV2 recipe).
 
-    num_classes: including background (VOC: 21). ignore_label: `defaults.IGNORE_LABEL`.
+    num_classes: including background (VOC: 21; None: the dataset's). ignore_label: `defaults.IGNORE_LABEL`.
     aspp: add the three atrous 3x3 branches (Table 7 "with ASPP").
     atrous_rates: None = (6, 12, 18) scaled by 16 / output_stride.
     bn_momentum / bn_epsilon: the head's BN (reference decay 0.9997, epsilon 1e-5).
     dropout: before the logits (reference keep 0.9).
     """
 
-    num_classes: int = 21
+    num_classes: Optional[int] = 21
     aspp: bool = False
     atrous_rates: Optional[tuple] = None
     depth: int = 256
@@ -53,7 +53,7 @@ class DeepLabConfig:
     def __post_init__(self):
         if self.atrous_rates is not None:
             self.atrous_rates = tuple(self.atrous_rates)
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
             raise ConfigError(f"num_classes must be >= 2 (background + classes), got {self.num_classes!r}")
 
     def rates(self, output_stride: int) -> tuple:

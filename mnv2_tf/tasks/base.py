@@ -23,7 +23,7 @@ from mnv2_tf.errors import ConfigError, DatasetError, ExportError, ModelFileErro
 class EvalOptions:
     """How to evaluate, for every task. multi_scale: the paper's MF inference (tasks with `multi_scale`)."""
 
-    split: str = "test"
+    split: str | None = None  # None: test when the dataset has one, else the evaluation split
     batch_size: int = 64
     multi_scale: bool = False
     progress: bool = False
@@ -65,7 +65,7 @@ class Task:
     def __init__(self, config):
         self.config = config
         d = config.data
-        self.builder = tfds_io.get_builder(d.dataset, d.data_dir, d.manual_dir, d.download)
+        self.builder = tfds_io.open_dataset(d)
         for split in (d.train_split, d.eval_split):
             self.num_examples(split)
         self.decode_stats = stream.DecodeStats()
@@ -82,7 +82,12 @@ class Task:
             return self.builder.info.splits[split].num_examples
         except (KeyError, ValueError):
             raise DatasetError(f"{self.config.data.dataset} has no split {split!r}; it has "
-                               f"{sorted(self.builder.info.splits)}") from None
+                               f"{', '.join(sorted(self.builder.info.splits))}: choose with --train_split / "
+                               "--eval_split") from None
+
+    def held_out_split(self) -> str:
+        """The split for final checks: test when the dataset has one, else the evaluation split."""
+        return "test" if "test" in self.builder.info.splits else self.config.data.eval_split
 
     def steps_per_epoch(self) -> int:
         n = self.num_examples(self.config.data.train_split)
@@ -92,10 +97,13 @@ class Task:
         return steps
 
     def check_classes(self, found: int, what: str = "classes") -> None:
-        field = self.config.num_classes_field
-        if self.config.num_classes != found:
-            raise DatasetError(f"{field}={self.config.num_classes} but {self.config.data.dataset} has {found} "
-                               f"{what}; pass --num_classes={found}")
+        """Takes the class count from the data when the config leaves it open (None); else they must agree."""
+        if self.config.num_classes is None:
+            self.config = self.config.with_num_classes(found)
+        elif self.config.num_classes != found:
+            raise DatasetError(f"{self.config.num_classes_field}={self.config.num_classes} but "
+                               f"{self.config.data.dataset} has {found} {what}; leave --num_classes out to use "
+                               f"the data's {found}, or pass --num_classes={found}")
 
     def initialise(self, model: keras.Model) -> keras.Model:
         """Applies init_imagenet / init_checkpoint to a freshly built model."""

@@ -29,8 +29,9 @@ class ExportOptions:
     calibration_steps: int = 300
     input_type: str = "uint8"
     output_type: str = "float32"
-    verify_split: str = "test"
+    verify_split: str | None = None  # None: test when the dataset has one, else the run's evaluation split
     verify_images: int = 500
+    dataset: str | None = None  # calibration / verification data (None: the run's)
     data_dir: str | None = None
     metadata: bool = True
     task_options: dict = dataclasses.field(default_factory=dict)
@@ -83,19 +84,22 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
         raise ModelFileError(f"{run_dir} has no {runs.CONFIG}: export needs a run directory")
     if options.data_dir:
         config.data.data_dir = options.data_dir
+    if options.dataset:
+        config.data.dataset = options.dataset
     task = tasks.create(config)
     task.check_model(model)
     task_options = task.export_task_options(options.task_options)
     run_name = os.path.basename(os.path.normpath(run_dir))
     out_dir = out_dir or workspace.export_dir(config.task, run_name)
     _check_out_dir(out_dir)
-    sample = _sample(task, options.verify_split, options.verify_images)
+    sample = _sample(task, options.verify_split or task.held_out_split(), options.verify_images)
     calibration = None
     if "int8" in options.quantizations and options.calibration_steps > 0:
         calibration = [x.numpy() for x, _ in task.eval_dataset(config.data.train_split, 1).take(options.calibration_steps)]
     endpoint = task.export_endpoint(model, task_options)
     described = describe(model, config)
-    names = task.class_names
+    trained_with = os.path.exists(os.path.join(run_dir, runs.LABELS))
+    names = runs.read_labels(run_dir) if trained_with else task.class_names  # the names the model learned
     reports = []
     for q in options.quantizations:
         content = convert.convert(model, q, calibration, options.input_type,

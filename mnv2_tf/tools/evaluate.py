@@ -24,10 +24,12 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("model", None, "Run directory or .keras file.", required=True)
-    flags.DEFINE_string("split", "test", "Split to evaluate.")
+    flags.DEFINE_string("split", None, "Split to evaluate (default: test when the dataset has one, else the "
+                        "run's evaluation split).")
     flags.DEFINE_enum("task", None, tasks.names(), "What a bare .keras file is (a run directory records its "
                       "own task; a mismatch is an error).")
-    flags.DEFINE_string("dataset", None, "TFDS dataset (default: the run's).")
+    flags.DEFINE_string("dataset", None, "TFDS name or own data (image_folder:DIR, coco:FILE.json, "
+                        "voc:DIR, masks:DIR; default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_integer("batch_size", 64, "Evaluation batch size.")
     flags.DEFINE_bool("multi_scale", False, "Multi-scale + flip inference (the paper's MF; segmentation).")

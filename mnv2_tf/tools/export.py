@@ -28,8 +28,11 @@ def define_flags():
     flags.DEFINE_integer("calibration_steps", 300, "int8 calibration images (evaluation preprocessing).")
     flags.DEFINE_enum("input_type", "uint8", sorted(convert.IO_TYPES), "int8 model input type.")
     flags.DEFINE_enum("output_type", "float32", sorted(convert.IO_TYPES), "int8 model output type.")
-    flags.DEFINE_string("verify_split", "test", "Held-out split for the verification.")
+    flags.DEFINE_string("verify_split", None, "Held-out split for the verification (default: test when the "
+                        "dataset has one, else the run's evaluation split).")
     flags.DEFINE_integer("verify_images", 500, "Images compared between TFLite and Keras.")
+    flags.DEFINE_string("dataset", None, "Calibration and verification data: TFDS name or own data "
+                        "(image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR; default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_bool("metadata", True, "Attach TFLite metadata (labels, normalization, output semantics).")
     flags.DEFINE_bool("detection_postprocess", None, "Detection: include the TFLite_Detection_PostProcess op "
@@ -45,7 +48,7 @@ def define_flags():
 def options_from_flags() -> ExportOptions:
     task_options = {name: FLAGS[name].value for name in TASK_FLAGS if FLAGS[name].value is not None}
     return ExportOptions(tuple(FLAGS.quantization), FLAGS.calibration_steps, FLAGS.input_type, FLAGS.output_type,
-                         FLAGS.verify_split, FLAGS.verify_images, FLAGS.data_dir, FLAGS.metadata, task_options)
+                         FLAGS.verify_split, FLAGS.verify_images, FLAGS.dataset, FLAGS.data_dir, FLAGS.metadata, task_options)
 
 
 def main(argv):

@@ -33,7 +33,8 @@ FIELDS = {
     "strategy": "train.strategy", "checkpoint_steps": "train.checkpoint_steps",
     "label_smoothing": "train.label_smoothing", "ema_decay": "train.ema_decay",
     "init_imagenet": "train.init_imagenet", "warmup_epochs": "train.warmup_epochs",
-    "init_checkpoint": "train.init_checkpoint",
+    "init_checkpoint": "train.init_checkpoint", "validation_fraction": "data.validation_fraction",
+    "test_fraction": "data.test_fraction", "skip_missing": "data.skip_missing", "images_dir": "data.images_dir",
 }
 
 
@@ -44,7 +45,15 @@ def define_flags():
     flags.DEFINE_string("model_dir", None, "Run directory (default <workspace>/runs/<task>/<experiment>).")
     flags.DEFINE_string("init_checkpoint", None, "Run dir or .keras file of ours whose backbone starts this run "
                         "(run:<task>/<experiment> = that experiment's run in the workspace; empty: none).")
-    flags.DEFINE_string("dataset", None, "TFDS name, e.g. imagenet2012, tf_flowers, mnv2_shapes/128.")
+    flags.DEFINE_string("dataset", None, "TFDS name (imagenet2012, coco/2017, mnv2_shapes/128...) or your own "
+                        "data: image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR (see README).")
+    flags.DEFINE_float("validation_fraction", None, "Own data: share of files for validation when the layout "
+                       "gives no validation split (default 0.1; by a hash of the file name).")
+    flags.DEFINE_float("test_fraction", None, "Own data: share of files for a test split when the layout gives "
+                       "none (default 0).")
+    flags.DEFINE_bool("skip_missing", None, "Own data: leave out annotated images whose file is missing (and "
+                      "images without a mask) instead of stopping.")
+    flags.DEFINE_string("images_dir", None, "Own COCO data: the images folder when not beside the JSON.")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default $MNV2_DATA_DIR or <workspace>/data).")
     flags.DEFINE_string("manual_dir", None, "Folder with manually downloaded archives.")
     flags.DEFINE_bool("download", None, "Allow TFDS to download a dataset (needs network).")
@@ -53,7 +62,7 @@ def define_flags():
     flags.DEFINE_integer("seed", None, "Data order / augmentation / initial weights seed.")
     flags.DEFINE_float("width_multiplier", None, "Width multiplier.")
     flags.DEFINE_string("resolution", None, "Input size: N or HxW.")
-    flags.DEFINE_integer("num_classes", None, "Classes (the head's, or the classifier's).")
+    flags.DEFINE_integer("num_classes", None, "Classes (the head's, or the classifier's); default: the dataset's.")
     flags.DEFINE_float("dropout", None, "Dropout before the classifier.")
     flags.DEFINE_integer("output_stride", None, "8, 16 or 32.")
     flags.DEFINE_integer("batch_size", None, "Global batch size.")
@@ -73,7 +82,7 @@ def define_flags():
 
 def assignments_from_flags(config) -> list[str]:
     """The named flags as overrides, then the --override ones (which win)."""
-    out = []
+    out = [f"{config.num_classes_field}=none"]  # the dataset's count unless --num_classes says otherwise
     for flag, field in FIELDS.items():
         value = FLAGS[flag].value
         if value is None:

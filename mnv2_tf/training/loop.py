@@ -95,6 +95,7 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     chief = distribute.is_chief()
     work_dir = model_dir if chief else os.path.join(model_dir, "workers", distribute.worker_id())
     task = tasks.create(config)  # checks dataset, splits and classes first
+    config = task.config  # with the class count the data gives when the config leaves it open
     steps, epochs = task.steps_per_epoch(), config.train.epochs
     os.makedirs(work_dir, exist_ok=True)
     runs.check_or_write_config(work_dir, config)

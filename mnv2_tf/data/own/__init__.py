@@ -1,0 +1,96 @@
+"""Your own data as TFDS datasets: `--dataset=<source>:<path>` for every tool.
+
+  image_folder:DIR        classification, a folder per class        (`image_folder`)
+  coco:ANNOTATIONS.json   detection, COCO JSON                      (`coco`)
+  voc:DIR                 detection, Pascal VOC / LabelImg XML      (`voc`)
+  masks:DIR               segmentation, images + PNG masks          (`masks`)
+
+The files are scanned (every problem is an error naming the file, before
+anything is written), then prepared once into data_dir as a TFDS dataset with a
+progress bar; later runs reuse the copy until a file is added, removed or
+changed (the fingerprint of the file list, sizes and modification times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from mnv2_tf.data.own import builder, coco, image_folder, masks, voc
+from mnv2_tf.data.own.manifest import Options, fingerprint
+from mnv2_tf.errors import DatasetError
+
+SOURCES = {"image_folder": image_folder, "coco": coco, "voc": voc, "masks": masks}
+
+
+def parse(spec: str) -> tuple[str, str] | None:
+    """"kind:path" -> (kind, path); None when `spec` is not one of ours (a TFDS name)."""
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in SOURCES:
+        return None
+    if not path:
+        raise DatasetError(f"--dataset={spec} needs a path after '{kind}:'")
+    return kind, path
+
+
+def not_a_tfds_name(spec: str) -> str | None:
+    """The hint for a path given where a source was expected (None: `spec` does not look like a path)."""
+    if os.path.exists(os.path.expanduser(spec)) or spec.startswith(("/", "./", "../", "~")):
+        return (f"{spec} is a path: name its layout, e.g. --dataset=image_folder:{spec} (classification), "
+                f"coco:{spec} or voc:{spec} (detection), masks:{spec} (segmentation)")
+    return None
+
+
+def _absolute(kind: str, path: str) -> str:
+    if kind != "coco":
+        return os.path.abspath(os.path.expanduser(path))
+    items = []
+    for item in path.split(","):
+        split, sep, p = item.partition("=")
+        items.append(f"{split}={os.path.abspath(os.path.expanduser(p))}" if sep
+                     else os.path.abspath(os.path.expanduser(item)))
+    return ",".join(items)
+
+
+def _config_name(path: str, digest: str) -> str:
+    first = path.split(",")[0].partition("=")[2] or path.split(",")[0]
+    stem = os.path.splitext(os.path.basename(first.rstrip(os.sep)))[0] or "data"
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', stem)[:40]}-{digest}"
+
+
+def open_builder(spec: str, data_dir: str, options: Options) -> tfds.core.DatasetBuilder:
+    """The prepared dataset of `spec` ("kind:path"), preparing it first when needed."""
+    kind, path = parse(spec)
+    path = _absolute(kind, path)
+    options.check()
+    module = SOURCES[kind]
+    name = _config_name(path, fingerprint(kind, module.files(path, options), options))
+    prepared = builder.prepared_dir(kind, data_dir, name)
+    if not tf.io.gfile.exists(os.path.join(prepared, "dataset_info.json")):
+        manifest = module.scan(path, options)
+        cls = builder.BUILDERS[kind]
+        splits = {k: len(v) for k, v in manifest.splits().items()}
+        print(f"Preparing {kind}:{path} ({', '.join(f'{k} {v}' for k, v in splits.items())} images, "
+              f"{len(manifest.class_names)} classes) into {prepared}", file=sys.stderr, flush=True)
+        fresh = cls(config=builder.OwnConfig(name=name, manifest=manifest, source=f"{kind}:{path}",
+                                             max_side=options.max_side), data_dir=data_dir)
+        with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its banner on stdout: ours is for results
+            fresh.download_and_prepare()
+        print(report_text(fresh.info.metadata["report"]), file=sys.stderr, flush=True)
+    return tfds.builder_from_directory(prepared)
+
+
+def report_text(report: dict) -> str:
+    """The preparation report in words: what was skipped, fixed or dropped."""
+    lines = []
+    if report.get("unreadable"):
+        shown = report["unreadable_files"]
+        lines.append(f"skipped {report['unreadable']} unreadable image(s): {', '.join(shown)}"
+                     + (" ..." if report["unreadable"] > len(shown) else ""))
+    lines += [f"{reason}: {n}" for reason, n in report.items() if reason not in ("unreadable", "unreadable_files")]
+    return "Prepared. " + ("; ".join(lines) if lines else "Every file was read; nothing dropped.")

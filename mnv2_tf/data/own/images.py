@@ -1,0 +1,136 @@
+"""Reading real-world image files into the RGB pixels a prepared dataset stores.
+
+Phone photos and exported datasets come in every shape: EXIF-rotated JPEGs,
+grayscale, RGBA, palette and 16-bit PNGs, CMYK JPEGs, 12-megapixel photos.
+`load` returns an oriented RGB image no larger than `max_side` on its long side
+(a JPEG is decoded at a reduced scale first, so a 4000x3000 photo never occupies
+its full 36 MB), and `encode` stores it: the original bytes when nothing had to
+change, else PNG (lossless sources) or JPEG quality 95.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_SIDE = 1024  # long side of a stored image; training crops are 224-513 pixels
+JPEG_QUALITY = 95
+Image.MAX_IMAGE_PIXELS = 200_000_000  # a 4000x3000 photo is 12M; beyond 200M is a decompression bomb
+
+warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # "Palette images with transparency"
+
+
+def is_image(name: str) -> bool:
+    """Case-insensitive: IMG_0001.JPG counts."""
+    return os.path.splitext(name)[1].lower() in EXTENSIONS
+
+
+class Unreadable(Exception):
+    """The file is not an image PIL can decode (truncated, corrupt, not an image)."""
+
+
+@dataclasses.dataclass
+class Loaded:
+    image: Image.Image  # RGB, oriented, long side <= max_side
+    raw_size: tuple[int, int]  # (width, height) of the stored pixels before orientation and scaling
+    frame_size: tuple[int, int]  # (width, height) after orientation, before scaling: what annotations refer to
+    changed: bool  # False: the file's own bytes are the stored image
+    lossless: bool  # the source format keeps every pixel (PNG, BMP, GIF, TIFF)
+    data: bytes
+
+
+def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | None = None) -> Loaded:
+    """The image at `path` as RGB, EXIF orientation applied, scaled to fit `max_side`.
+
+    annotated_size: the (width, height) annotations were drawn on (COCO/VOC sizes, a
+    mask's size). When it equals the file's stored size, the orientation tag is not
+    applied: the annotation tool worked on the stored pixels.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        image = Image.open(io.BytesIO(data))
+        raw_size, fmt = image.size, image.format
+        tag = image.getexif().get(0x0112, 1)
+        orient = tag not in (0, 1)
+        if annotated_size is not None and tuple(annotated_size) == raw_size:
+            orient = False
+        if fmt == "JPEG" and max(raw_size) > 2 * max_side:
+            image.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise Unreadable(f"{os.path.basename(path)}: {e}") from None
+    changed = image.size != raw_size or orient
+    if orient:
+        image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        image, changed = to_rgb(image), True
+    if max(image.size) > max_side:
+        scale = max_side / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.BILINEAR)
+        changed = True
+    frame = raw_size[::-1] if orient and tag in (5, 6, 7, 8) else raw_size  # 90/270-degree rotations
+    return Loaded(image, raw_size, frame, changed, fmt in ("PNG", "BMP", "GIF", "TIFF"), data)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode to 8-bit RGB (16-bit grayscale scaled, not clipped)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+        return Image.fromarray(np.round(pixels * 255.0 / top).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def encode(loaded: Loaded) -> bytes:
+    """The stored bytes: the original file when nothing changed, else PNG or JPEG (quality 95)."""
+    if not loaded.changed and loaded.image.format in ("JPEG", "PNG"):
+        return loaded.data
+    buffer = io.BytesIO()
+    if loaded.lossless:
+        loaded.image.save(buffer, format="PNG", compress_level=1)
+    else:
+        loaded.image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """A uint8 HxW array (a mask) as a grayscale PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8), "L").save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def read_mask(path: str) -> np.ndarray:
+    """Class ids HxW: palette PNG -> palette indices, grayscale -> values (255 = ignore)."""
+    try:
+        with Image.open(path) as mask:
+            mask.load()
+            if mask.mode in ("P", "L", "I;16", "I;16B", "I;16L", "I", "1"):
+                return np.asarray(mask).astype(np.int64)
+            if mask.mode == "LA":
+                return np.asarray(mask)[..., 0].astype(np.int64)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise Unreadable(f"{os.path.basename(path)}: {e}") from None
+    raise Unreadable(f"{os.path.basename(path)}: a {mask.mode} mask; save masks as palette (P) or grayscale (L) "
+                     "PNGs whose values are class ids")
+
+
+def stored_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from the header only; None when unreadable."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError, SyntaxError):
+        return None

@@ -1,0 +1,121 @@
+"""What a scan of the user's files yields before anything is written: records, classes, splits.
+
+A `Manifest` lists every example (image path, split, label / boxes / mask) and
+the class names; the scanners (`image_folder`, `coco`, `voc`, `masks`) build one
+and raise `DatasetError` naming the file for anything they cannot use. Split
+rules, the same for every source: split names found in the layout are used
+(`val`, `valid`, `dev` read as validation); a missing validation (or test, with
+`test_fraction` > 0) split is carved out of train by a hash of each file's name,
+so adding files never moves the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+from mnv2_tf.errors import DatasetError
+
+SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
+               "valid": "validation", "dev": "validation", "test": "test", "testing": "test"}
+SHOWN_NAMES = 20  # unreadable files listed by name in the preparation report
+
+
+def split_name(name: str) -> str | None:
+    """A folder / file / split name read as train, validation or test (None: not a split name)."""
+    return SPLIT_NAMES.get(name.lower())
+
+
+@dataclasses.dataclass
+class Record:
+    """One example. Boxes are pixel (xmin, ymin, xmax, ymax) on the annotated image size."""
+
+    image: str
+    split: str | None = None
+    label: int | None = None
+    boxes: list = dataclasses.field(default_factory=list)
+    labels: list = dataclasses.field(default_factory=list)
+    flags: list = dataclasses.field(default_factory=list)  # COCO iscrowd / VOC difficult
+    size: tuple | None = None  # (width, height) the annotation declares
+    mask: str | None = None
+    key: str = ""  # the file name relative to the source root (split hash, report)
+
+
+@dataclasses.dataclass
+class Options:
+    """How a source is read (DataConfig fields; part of the fingerprint)."""
+
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.0
+    skip_missing: bool = False
+    images_dir: str | None = None
+    max_side: int = 1024
+
+    def check(self) -> None:
+        v, t = self.validation_fraction, self.test_fraction
+        if not (0 <= v < 1 and 0 <= t < 1 and v + t < 1):
+            raise DatasetError(f"validation_fraction ({v}) and test_fraction ({t}) must each be in [0, 1) "
+                               "and leave some training data")
+
+
+@dataclasses.dataclass
+class Manifest:
+    kind: str
+    class_names: list[str]
+    records: list[Record]
+    counts: dict = dataclasses.field(default_factory=dict)  # what the scan dropped / fixed, by reason
+
+    def count(self, reason: str, n: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + n
+
+    def splits(self) -> dict[str, list[Record]]:
+        out: dict[str, list[Record]] = {}
+        for record in self.records:
+            out.setdefault(record.split, []).append(record)
+        return {name: out[name] for name in ("train", "validation", "test") if name in out}
+
+
+def _unit_hash(key: str) -> float:
+    return int(hashlib.sha1(key.encode()).hexdigest()[:12], 16) / 16**12
+
+
+def assign_splits(records: list[Record], options: Options) -> None:
+    """Fills in missing splits: validation / test carved out of train by a hash of the file name."""
+    given = {r.split for r in records if r.split}
+    v = options.validation_fraction if "validation" not in given else 0.0
+    t = options.test_fraction if "test" not in given else 0.0
+    for r in records:
+        if r.split in (None, "train"):
+            u = _unit_hash(r.key or os.path.basename(r.image))
+            r.split = "test" if u < t else "validation" if u < t + v else "train"
+    if not any(r.split == "train" for r in records):
+        raise DatasetError("no training examples are left after the validation / test split; lower "
+                           "--validation_fraction / --test_fraction or add images")
+
+
+def fingerprint(kind: str, files: list[str], options: Options) -> str:
+    """A hash of the file list, sizes and modification times and the reading options."""
+    digest = hashlib.sha1(f"{kind}|{sorted(dataclasses.asdict(options).items())}".encode())
+    for path in sorted(files):
+        st = os.stat(path)
+        digest.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def walk_files(root: str) -> list[str]:
+    """Every file under `root` (hidden ones excluded), sorted."""
+    out = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(os.path.join(folder, n) for n in sorted(names) if not n.startswith("."))
+    return out
+
+
+def read_names(path: str) -> list[str]:
+    """A labels.txt: one name per line, blank lines ignored."""
+    with open(path, encoding="utf-8") as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{path} names a class twice")
+    return names
