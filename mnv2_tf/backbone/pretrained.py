@@ -110,7 +110,8 @@ def load_imagenet_weights(model: keras.Model, config: BackboneConfig) -> str:
             f"{imagenet_weights_file(alpha, *candidates[0])} and the other resolutions). "
             "This project never downloads at run time: on a machine with network run "
             f"`python -c \"import keras; keras.applications.MobileNetV2(alpha={alpha}, "
-            f"include_top={want_top})\"` once, or copy the file into that folder.")
+            f"include_top={want_top})\"` once, or copy the file into that folder; or train without them: "
+            "--noinit_imagenet (from scratch) or --init_checkpoint=<a run of ours with the same width>.")
     resolution, with_top = found[0]
     path = imagenet_weights_file(alpha, resolution, with_top)
     ref_config = BackboneConfig(width_multiplier=alpha, input_shape=(resolution, resolution, 3),

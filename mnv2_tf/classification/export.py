@@ -1,7 +1,9 @@
 """What a classifier's TFLite file holds (logits) and how it is checked against Keras.
 
 float32: max abs logit difference <= 1e-4; float16: <= 1e-2 relative; int8:
-top-1 agreement >= 98 % and accuracy drop <= 1 point (`tflite.checks`).
+top-1 agreement >= 98 % and accuracy drop <= 1 point (`tflite.checks`), counted in
+images with one image of slack, so a 100-image split may lose exactly one and a
+30-image own-data split is not failed by a single borderline image.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ def verify(quantization: str, keras_logits: np.ndarray, tflite_logits: np.ndarra
               "keras_accuracy": float((keras_top1 == labels).mean()),
               "tflite_accuracy": float((tflite_top1 == labels).mean())}
     if quantization == "int8":
-        drop = report["keras_accuracy"] - report["tflite_accuracy"]
+        n = len(labels)
+        lost = int((keras_top1 == labels).sum()) - int((tflite_top1 == labels).sum())
+        disagree = int((keras_top1 != tflite_top1).sum())
         tests = [f"top1_agreement >= {checks.INT8_MIN_AGREEMENT} and accuracy drop <= "
-                 f"{checks.INT8_MAX_ACCURACY_DROP}"]
-        passed = report["top1_agreement"] >= checks.INT8_MIN_AGREEMENT and drop <= checks.INT8_MAX_ACCURACY_DROP
+                 f"{checks.INT8_MAX_ACCURACY_DROP} (or one image)"]
+        passed = (disagree <= max(1.0, (1 - checks.INT8_MIN_AGREEMENT) * n + 1e-9)
+                  and lost <= max(1.0, checks.INT8_MAX_ACCURACY_DROP * n + 1e-9))
     report.update(check=" and ".join(tests), passed=bool(passed))
     return report
 

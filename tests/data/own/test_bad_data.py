@@ -1,0 +1,91 @@
+"""Bad own data: a clear error naming the file and the way out, and nothing half-written in data_dir."""
+
+import os
+
+import numpy as np
+import own_fixtures as fx
+import pytest
+
+from mnv2_tf.data import own
+from mnv2_tf.data.own.manifest import Options
+from mnv2_tf.errors import DatasetError
+
+
+def _fails(spec, tmp_path, match, **options):
+    data = tmp_path / "data"
+    with pytest.raises(DatasetError, match=match):
+        own.open_builder(spec, str(data), Options(**options))
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(data) for f in files]
+    assert leftovers == [], leftovers
+
+
+def test_folder_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _fails(f"image_folder:{tmp_path}/empty", tmp_path, "empty: expected")
+    fx.image(f"{tmp_path}/loose/a.jpg")
+    _fails(f"image_folder:{tmp_path}/loose", tmp_path, "1 images but no class sub-folders")
+    _fails(f"image_folder:{tmp_path}/nowhere", tmp_path, "no such folder")
+    fx.image(f"{tmp_path}/one/a/x.jpg")
+    _fails(f"image_folder:{tmp_path}/one", tmp_path, "no training examples", validation_fraction=0.9,
+           test_fraction=0.09)
+    _fails(f"image_folder:{tmp_path}/one", tmp_path, "must each be in", validation_fraction=1.5)
+
+
+def _coco(tmp_path, images=None, annotations=(), categories=None, name="instances_train.json"):
+    fx.image(f"{tmp_path}/c/images/a.jpg")
+    return fx.coco_json(f"{tmp_path}/c/{name}", images or [{"id": 1, "file_name": "a.jpg", "width": 24,
+                                                            "height": 16}],
+                        list(annotations), categories or [{"id": 1, "name": "a"}])
+
+
+def test_coco_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    _fails(f"coco:{bad}", tmp_path, "bad.json is not valid JSON")
+    bad.write_text('{"images": []}')
+    _fails(f"coco:{bad}", tmp_path, "lacks annotations, categories")
+    path = _coco(tmp_path, annotations=[{"id": 5, "image_id": 1, "category_id": 9, "bbox": [0, 0, 2, 2]}])
+    _fails(f"coco:{path}", tmp_path, "annotation 5 has category_id 9, which is not in its categories")
+    path = _coco(tmp_path, images=[{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "gone.jpg"}],
+                 name="two.json")
+    _fails(f"coco:{path}", tmp_path, "1 image.*'gone.jpg'.*--skip_missing")
+    builder = own.open_builder(f"coco:{path}", str(tmp_path / "data"), Options(skip_missing=True,
+                                                                                validation_fraction=0))
+    assert builder.info.splits["train"].num_examples == 1
+    assert builder.info.metadata["report"]["images missing (skipped)"] == 1
+
+
+def test_voc_errors(tmp_path):
+    fx.image(f"{tmp_path}/v/a.jpg")
+    (tmp_path / "v" / "a.xml").write_text("<annotation><object><name>x</name>")
+    _fails(f"voc:{tmp_path}/v", tmp_path, "a.xml is not a valid Pascal VOC annotation")
+    fx.voc_xml(f"{tmp_path}/w/a.xml", "a.jpg", (24, 16), [("zebra", (1, 1, 5, 5), False)])
+    fx.image(f"{tmp_path}/w/a.jpg")
+    (tmp_path / "w" / "labels.txt").write_text("horse\n")
+    _fails(f"voc:{tmp_path}/w", tmp_path, "object 'zebra' is not in .*labels.txt")
+    fx.voc_xml(f"{tmp_path}/m/b.xml", "b.jpg", (24, 16), [("x", (1, 1, 5, 5), False)])
+    _fails(f"voc:{tmp_path}/m", tmp_path, "have no image \\(first: b.xml\\)")
+
+
+def test_mask_errors(tmp_path):
+    fx.image(f"{tmp_path}/s/images/a.jpg", (24, 16))
+    fx.mask(f"{tmp_path}/s/masks/a.png", np.zeros((10, 10)))
+    _fails(f"masks:{tmp_path}/s", tmp_path, "mask .*a.png is 10x10 but its image .*a.jpg is 24x16")
+    fx.image(f"{tmp_path}/t/images/a.jpg", (24, 16))
+    fx.mask(f"{tmp_path}/t/masks/a.png", np.full((16, 24), 4))
+    (tmp_path / "t" / "labels.txt").write_text("background\nroad\n")
+    _fails(f"masks:{tmp_path}/t", tmp_path, "a.png has class id 4 but .*labels.txt names 2 classes")
+    fx.image(f"{tmp_path}/u/images/a.jpg", (24, 16))
+    fx.image(f"{tmp_path}/u/images/b.jpg", (24, 16))
+    fx.mask(f"{tmp_path}/u/masks/a.png", np.ones((16, 24)))
+    _fails(f"masks:{tmp_path}/u", tmp_path, "1 image\\(s\\) have no mask \\(first: images/b.jpg")
+    (tmp_path / "x").mkdir()
+    _fails(f"masks:{tmp_path}/x", tmp_path, "expected .*/images/ and .*/masks/")
+
+
+def test_error_during_preparation_leaves_nothing(tmp_path):
+    """A problem found while writing (a mask the size of its image turned sideways) removes the partial copy."""
+    for i in range(3):
+        fx.image(f"{tmp_path}/r/images/{i}.jpg", (24, 16))
+        fx.mask(f"{tmp_path}/r/masks/{i}.png", np.zeros((16, 24) if i < 2 else (24, 16)))
+    _fails(f"masks:{tmp_path}/r", tmp_path, "2.png is 16x24 but its image .*2.jpg is 24x16", validation_fraction=0)

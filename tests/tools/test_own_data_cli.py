@@ -1,0 +1,81 @@
+"""From a folder in each of the four layouts to a trained run and a .tflite whose labels are the data's names,
+through the command-line tools alone."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnv2_tf.data.own import layouts
+from mnv2_tf.tflite import metadata as tflite_metadata
+
+LIMITS = {"train": 48, "validation": 16, "test": 16}
+SHAPES = ["circle", "square", "triangle", "star", "cross", "ring"]
+
+
+def _tool(name, *args):
+    return subprocess.run([sys.executable, "-m", f"mnv2_tf.tools.{name}", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def folders(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("layouts")
+    out = {}
+    for fmt in layouts.FORMATS:
+        written = layouts.write(fmt, str(root / fmt), "mnv2_shapes/64", data_dir, LIMITS)
+        assert written == LIMITS
+        out[fmt] = str(root / fmt) + ("/annotations" if fmt == "coco" else "")
+    return out
+
+
+def _train(task, spec, data_dir, run_dir, *extra):
+    result = _tool("train", f"--task={task}", "--experiment=smoke", f"--dataset={spec}", f"--data_dir={data_dir}",
+                   f"--model_dir={run_dir}", "--epochs=1", "--batch_size=16", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _export_labels(run_dir, out_dir):
+    result = _tool("export", f"--model={run_dir}", "--quantization=float32", "--verify_images=8",
+                   f"--out_dir={out_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (path,) = [line.split(" ", 1)[1] for line in result.stderr.splitlines() if line.startswith("wrote ")
+               and line.endswith(".tflite")]
+    return tflite_metadata.read(open(path, "rb").read())["files"]["labels.txt"].split()
+
+
+def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
+    spec = f"image_folder:{folders['image_folder']}"
+    data = str(tmp_path / "data")
+    metrics = _train("classification", spec, data, tmp_path / "run")
+    assert metrics["split"] == "validation" and 0 <= metrics["top1"] <= 1
+    assert open(tmp_path / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
+    assert _export_labels(tmp_path / "run", tmp_path / "export") == sorted(SHAPES)
+    conflict = _tool("train", "--experiment=smoke", f"--dataset={spec}", f"--data_dir={data}", "--num_classes=3",
+                     f"--model_dir={tmp_path}/other")
+    assert conflict.returncode == 2 and "model.num_classes=3 but" in conflict.stderr
+    assert "has 6 classes" in conflict.stderr and "Traceback" not in conflict.stderr
+    path = _tool("train", f"--dataset={folders['image_folder']}", f"--model_dir={tmp_path}/other")
+    assert path.returncode == 2 and f"--dataset=image_folder:{folders['image_folder']}" in path.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["coco", "voc"])
+def test_detection_layouts_train_and_export(folders, fmt, tmp_path):
+    metrics = _train("detection", f"{fmt}:{folders[fmt]}", str(tmp_path / "data"), tmp_path / "run")
+    assert "mAP@0.5" in metrics
+    assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order / VOC labels.txt
+    if fmt == "coco":
+        assert _export_labels(tmp_path / "run", tmp_path / "export") == SHAPES
+
+
+@pytest.mark.slow
+def test_masks_layout_trains_and_evaluates(folders, tmp_path):
+    metrics = _train("segmentation", f"masks:{folders['masks']}", str(tmp_path / "data"), tmp_path / "run")
+    assert "mIoU" in metrics
+    assert open(tmp_path / "run" / "labels.txt").read().split() == ["background"] + SHAPES
+    result = _tool("evaluate", f"--model={tmp_path}/run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["split"] == "test"  # the layout has a test split
