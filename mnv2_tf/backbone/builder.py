@@ -220,6 +220,14 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     return {k: features[k] for k in wanted}
 
 
+def require_num_classes(n) -> int:
+    """A model needs its class count; None (the dataset's) is filled in when a Task opens the data."""
+    if n is None:
+        raise ConfigError("num_classes is None (taken from the dataset when training opens it): set it to "
+                          "build a model without data")
+    return n
+
+
 def mobilenet_v2(config: BackboneConfig | None = None, **overrides) -> keras.Model:
     """Builds MobileNetV2 (paper Table 2) as a functional Keras model.
 
@@ -235,7 +243,7 @@ def mobilenet_v2(config: BackboneConfig | None = None, **overrides) -> keras.Mod
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-        x = keras.layers.Dense(config.num_classes, kernel_initializer=defaults.kernel_initializer(),
+        x = keras.layers.Dense(require_num_classes(config.num_classes), kernel_initializer=defaults.kernel_initializer(),
                                kernel_regularizer=defaults.kernel_regularizer(config.weight_decay),
                                name="logits")(x)
     return keras.Model(inputs, x, name=_model_name(config))

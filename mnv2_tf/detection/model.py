@@ -21,6 +21,7 @@ import keras
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import BackboneConfig, backbone_features
+from mnv2_tf.backbone.builder import require_num_classes
 from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.backbone.layers import ConvBN
 from mnv2_tf.errors import ConfigError
@@ -106,6 +107,7 @@ def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
     """Builds the detector: images [B, H, W, 3] in [-1, 1] -> [B, N, 4 + num_classes + 1]."""
     backbone = dataclasses.replace(backbone, include_top=False, include_last_conv=True)
     check_input_size(backbone.input_shape)
+    require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
     features = backbone_features(inputs, backbone, TAPS)
     maps = [features[t] for t in TAPS]

@@ -22,6 +22,7 @@ from keras import ops
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import BackboneConfig, backbone_features
+from mnv2_tf.backbone.builder import require_num_classes
 from mnv2_tf.backbone.layers import ConvBN
 from mnv2_tf.errors import ConfigError
 
@@ -95,6 +96,7 @@ class ResizeLike(keras.layers.Layer):
 def deeplab(backbone: BackboneConfig, head: DeepLabConfig) -> keras.Model:
     """Builds the segmenter: images [B, H, W, 3] in [-1, 1] -> logits [B, H, W, num_classes]."""
     backbone = dataclasses.replace(backbone, include_top=False, include_last_conv=False)
+    require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
     x = backbone_features(inputs, backbone, [TAP])[TAP]
     common = dict(activation="relu", bn_momentum=head.bn_momentum, bn_epsilon=head.bn_epsilon,

@@ -19,6 +19,10 @@ def test_every_named_experiment_validates_round_trips_and_builds_small(task, nam
     again = experiments.ExperimentConfig.from_dict(json.loads(config.to_json()))
     assert again.to_json() == config.to_json()
     small = overrides.apply(config, ["model.input_shape=64,64,3", "model.width_multiplier=0.35"])
+    if small.num_classes is None:  # the fine-tuning experiments take it from the data
+        with pytest.raises(ConfigError, match="num_classes is None"):
+            tasks.task_class(task).model(small)
+        small = small.with_num_classes(5)
     out = tasks.task_class(task).model(small).output
     assert out.shape[0] is None and out.shape[-1] in (small.num_classes, small.num_classes + 5)
 
