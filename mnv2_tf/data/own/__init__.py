@@ -14,6 +14,7 @@ changed (the fingerprint of the file list, sizes and modification times).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -57,8 +58,12 @@ def _absolute(kind: str, path: str) -> str:
     return ",".join(items)
 
 
+def _first_path(path: str) -> str:
+    return path.split(",")[0].partition("=")[2] or path.split(",")[0]
+
+
 def _config_name(path: str, digest: str) -> str:
-    first = path.split(",")[0].partition("=")[2] or path.split(",")[0]
+    first = _first_path(path)
     stem = os.path.splitext(os.path.basename(first.rstrip(os.sep)))[0] or "data"
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', stem)[:40]}-{digest}"
 
@@ -68,6 +73,11 @@ def open_builder(spec: str, data_dir: str, options: Options) -> tfds.core.Datase
     kind, path = parse(spec)
     path = _absolute(kind, path)
     options.check()
+    if not os.path.exists(_first_path(path)):
+        copy = _prepared_copy(kind, f"{kind}:{path}", data_dir)
+        if copy:
+            print(f"{_first_path(path)} is gone; using its prepared copy {copy}", file=sys.stderr, flush=True)
+            return tfds.builder_from_directory(copy)
     module = SOURCES[kind]
     name = _config_name(path, fingerprint(kind, module.files(path, options), options))
     prepared = builder.prepared_dir(kind, data_dir, name)
@@ -83,6 +93,17 @@ def open_builder(spec: str, data_dir: str, options: Options) -> tfds.core.Datase
             fresh.download_and_prepare()
         print(report_text(fresh.info.metadata["report"]), file=sys.stderr, flush=True)
     return tfds.builder_from_directory(prepared)
+
+
+def _prepared_copy(kind: str, source: str, data_dir: str) -> str | None:
+    """The newest prepared copy of `source` in data_dir (evaluate / export after the files moved)."""
+    found = []
+    for meta in tf.io.gfile.glob(os.path.join(data_dir, builder.BUILDERS[kind].name, "*", builder.VERSION,
+                                              "metadata.json")):
+        with open(meta) as f:
+            if json.load(f).get("source") == source:
+                found.append((os.path.getmtime(meta), os.path.dirname(meta)))
+    return max(found)[1] if found else None
 
 
 def report_text(report: dict) -> str:

@@ -173,3 +173,15 @@ def test_not_a_tfds_name_or_source(tmp_path):
         tfds_io.get_builder(str(tmp_path), str(tmp_path / "data"))
     with pytest.raises(DatasetError, match="needs a path"):
         own.parse("voc:")
+
+
+def test_prepared_copy_serves_after_the_files_are_gone(tmp_path):
+    import shutil
+
+    root = tmp_path / "gone"
+    fx.image(f"{root}/a/1.jpg")
+    fx.image(f"{root}/b/1.jpg")
+    first = _open(f"image_folder:{root}", tmp_path, validation_fraction=0)
+    shutil.rmtree(root)
+    again = _open(f"image_folder:{root}", tmp_path, validation_fraction=0)
+    assert again.data_dir == first.data_dir and again.info.features["label"].names == ["a", "b"]
