@@ -17,7 +17,7 @@ import shutil
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 from PIL import Image
 
 flags.DEFINE_integer("images", 2000, "Images in the folder.")
@@ -64,6 +64,7 @@ def reference_epoch(folder, resolution) -> float:
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.ERROR)  # TFDS logs every dataset it opens
     from mnv2_tf.data import own
 
     shutil.rmtree(FLAGS.work_dir, ignore_errors=True)
