@@ -1,7 +1,7 @@
 """Image-classification input pipelines on TFDS (the reference preprocessing, paper Sec. 6.1).
 
 Training: Inception-style random crop (area `crop_area` of the image, aspect
-3/4-4/3), random left-right flip, resize to the model resolution. Evaluation:
+3/4-4/3; a JPEG decodes only the crop), random left-right flip, resize to the model resolution. Evaluation:
 central crop (87.5% by default), resize. Pixels are scaled to [-1, 1]. The
 stream is the shared addressable one (`data.stream`): exact resume.
 """
@@ -16,18 +16,35 @@ import tensorflow_datasets as tfds
 from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
 
 
-def train_preprocess(image, resolution, seed, crop_area=(0.08, 1.0)):
-    """Inception crop + flip + resize, stateless in `seed` (shape [2] int)."""
-    seeds = tf.random.experimental.stateless_split(seed, 2)
+def _crop_window(shape, seed, crop_area):
+    """The Inception crop (area `crop_area`, aspect 3/4-4/3) of an image of `shape`: (begin, size)."""
     whole = tf.constant([[[0.0, 0.0, 1.0, 1.0]]])
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), whole, seed=seeds[0], min_object_covered=0.1,
-        aspect_ratio_range=(3 / 4, 4 / 3), area_range=crop_area, max_attempts=10,
-        use_image_if_no_bounding_boxes=True)
-    image = tf.slice(image, begin, size)
-    image = tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
-    image = tf.image.resize(image, resolution, method="bilinear", antialias=False)
-    return scale_pixels(tf.clip_by_value(image, 0, 255))
+        shape, whole, seed=seed, min_object_covered=0.1, aspect_ratio_range=(3 / 4, 4 / 3),
+        area_range=crop_area, max_attempts=10, use_image_if_no_bounding_boxes=True)
+    return begin, size
+
+
+def decode_and_crop(encoded, seed, crop_area=(0.08, 1.0)):
+    """The training crop of an encoded image: a JPEG decodes only the crop's pixels (the window is
+    chosen from the header's shape), other formats decode whole, then crop. Stateless in `seed`."""
+
+    def jpeg():
+        begin, size = _crop_window(tf.image.extract_jpeg_shape(encoded), seed, crop_area)
+        return tf.image.decode_and_crop_jpeg(encoded, tf.stack([begin[0], begin[1], size[0], size[1]]), channels=3)
+
+    def other():
+        image = tf.ensure_shape(tf.io.decode_image(encoded, channels=3, expand_animations=False), [None, None, 3])
+        begin, size = _crop_window(tf.shape(image), seed, crop_area)
+        return tf.slice(image, begin, size)
+
+    return tf.ensure_shape(tf.cond(tf.io.is_jpeg(encoded), jpeg, other), [None, None, 3])
+
+
+def _flip_resize(crop, resolution, seed):
+    crop = tf.image.stateless_random_flip_left_right(crop, seed=seed)
+    crop = tf.image.resize(crop, resolution, method="bilinear", antialias=False)
+    return scale_pixels(tf.clip_by_value(crop, 0, 255))
 
 
 def eval_preprocess(image, resolution, crop_fraction=0.875):
@@ -71,16 +88,24 @@ class ClassificationSource:
 def train_dataset(source: ClassificationSource, batch_size: int, resolution, *, seed: int = 0,
                   start_epoch: int = 0, start_step: int = 0, crop_area=(0.08, 1.0),
                   shuffle_buffer: int = 10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
-    """Endless deterministic training batches (images, labels) from (start_epoch, start_step)."""
+    """Endless deterministic training batches (images, labels) from (start_epoch, start_step).
+
+    Decoding and cropping are one step (`decode_and_crop`); corrupt images are dropped and counted.
+    """
     stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
                                 shuffle_buffer)
-    stream = decode_images(stream, stats)
 
     def prep(example):
-        image = train_preprocess(example["image"], resolution, example["seed"], crop_area)
+        seeds = tf.random.experimental.stateless_split(example["seed"], 2)
+        if stats is not None:
+            stats.attempted.assign_add(1)
+        image = _flip_resize(decode_and_crop(example["image"], seeds[0], crop_area), resolution, seeds[1])
+        if stats is not None:
+            with tf.control_dependencies([image]):
+                stats.decoded.assign_add(1)
         return image, example["label"]
 
-    return (stream.map(prep, num_parallel_calls=AUTOTUNE)
+    return (stream.map(prep, num_parallel_calls=AUTOTUNE).ignore_errors()
             .batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
 
 

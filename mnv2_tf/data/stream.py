@@ -67,4 +67,5 @@ def addressable_stream(raw: tf.data.Dataset, n: int, batch_size: int, seed: int,
         return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
 
     stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
-    return stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])})
+    return stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])},
+                      num_parallel_calls=AUTOTUNE)

@@ -40,8 +40,9 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
                 download: bool = False) -> tfds.core.DatasetBuilder:
     """Returns a prepared builder for `name` ("dataset[/config][:version]")."""
     data_dir = data_dir or workspace.data_dir()
-    hint = own.not_a_tfds_name(name)
-    if hint:
+    base = name.split("/")[0].split(":")[0]
+    hint = own.not_a_tfds_name(name)  # a path given where a TFDS name or a source belongs
+    if hint and base not in tfds.list_builders(with_community_datasets=False):
         raise DatasetError(hint)
     try:
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
@@ -52,7 +53,6 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
                            f"your own sources ({', '.join(k + ':PATH' for k in own.SOURCES)})") from None
     if _is_prepared(builder):
         return builder
-    base = name.split("/")[0].split(":")[0]
     if base == "mnv2_shapes":
         print(f"Generating {name} into {data_dir} (no network needed)...", flush=True)
         builder.download_and_prepare()
