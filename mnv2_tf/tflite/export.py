@@ -43,6 +43,10 @@ class ExportOptions:
         for io in (self.input_type, self.output_type):
             if io not in convert.IO_TYPES:
                 raise ExportError(f"int8 input/output types must be in {sorted(convert.IO_TYPES)}, got {io!r}")
+        if self.input_type == "int8":
+            raise ExportError("--input_type=int8 makes a file MediaPipe Tasks and the TFLite Task Library refuse "
+                              "(they feed uint8 or float32 images); use uint8 (the default: raw 0-255 pixels) "
+                              "or float32")
 
 
 def _check_out_dir(out_dir: str) -> None:

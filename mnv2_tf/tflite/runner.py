@@ -16,9 +16,12 @@ class TFLiteRunner:
     """Runs a .tflite model in the LiteRT interpreter on float [-1, 1] inputs.
 
     Outputs are read by signature name, never by position (converted models can
-    list them in any order). Quantized inputs are quantized with the model's own
-    parameters; quantized outputs are dequantized, so results compare directly
-    with Keras.
+    list them in any order). A uint8 input gets the raw pixel, round((x + 1) * 127.5),
+    exactly what MediaPipe Tasks and the Task Library feed (they ignore the
+    normalization metadata for uint8): with zero point 127 and scale 2/255 the
+    model sees (p - 127) * 2/255, so verification tests the phone's input path,
+    not a requantized float. Other quantized inputs use the model's parameters;
+    quantized outputs are dequantized, so results compare directly with Keras.
     """
 
     model_content: bytes
@@ -40,7 +43,9 @@ class TFLiteRunner:
         results = {name: [] for name in self.output_names}
         for image in np.asarray(images, np.float32):
             x = image[None]
-            if self.input["dtype"] != np.float32:
+            if self.input["dtype"] == np.uint8:  # our images are pixels scaled to [-1, 1]
+                x = np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+            elif self.input["dtype"] != np.float32:
                 scale, zero = self.input["quantization"]
                 info = np.iinfo(self.input["dtype"])
                 x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self.input["dtype"])

@@ -26,7 +26,8 @@ def define_flags():
     flags.DEFINE_string("out_dir", None, "Output folder (default <workspace>/export/<task>/<run>).")
     flags.DEFINE_list("quantization", list(convert.QUANTIZATIONS), f"Any of {convert.QUANTIZATIONS}.")
     flags.DEFINE_integer("calibration_steps", 300, "int8 calibration images (evaluation preprocessing).")
-    flags.DEFINE_enum("input_type", "uint8", sorted(convert.IO_TYPES), "int8 model input type.")
+    flags.DEFINE_enum("input_type", "uint8", sorted(convert.IO_TYPES), "int8 model input type: uint8 (raw "
+                      "pixels, what phone runtimes feed) or float32; int8 is refused (MediaPipe cannot read it).")
     flags.DEFINE_enum("output_type", "float32", sorted(convert.IO_TYPES), "int8 model output type.")
     flags.DEFINE_string("verify_split", None, "Held-out split for the verification (default: test when the "
                         "dataset has one, else the run's evaluation split).")

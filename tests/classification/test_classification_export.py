@@ -46,6 +46,8 @@ def test_export_errors_leave_nothing_behind(smoke_run, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ExportError, match="unknown quantization"):
         ExportOptions(quantizations=("int4",))
+    with pytest.raises(ExportError, match="MediaPipe Tasks and the TFLite Task Library refuse"):
+        ExportOptions(("int8",), input_type="int8")
     with pytest.raises(ExportError, match="int8 needs calibration data"):
         export(smoke_run, ExportOptions(("int8",), calibration_steps=0, verify_images=8), str(out))
     with pytest.raises(ModelFileError, match="no model at"):
@@ -68,3 +70,24 @@ def test_runner_quantizes_inputs_like_the_model():
     runner = TFLiteRunner(convert.convert(model, "int8", data))
     want = model.predict(np.concatenate(data), verbose=0)
     assert np.abs(runner(np.concatenate(data)) - want).max() < 0.05 * np.abs(want).max() + 1e-3
+
+
+@pytest.mark.slow
+def test_runner_feeds_uint8_models_the_raw_pixels_a_phone_runtime_feeds():
+    """MediaPipe gives a uint8 input the pixel itself; verification must run the file the same way."""
+    import keras
+    x = keras.Input((8, 8, 3))
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(x)))
+    data = [np.random.default_rng(i).uniform(-1, 1, (1, 8, 8, 3)).astype("float32") for i in range(16)]
+    runner = TFLiteRunner(convert.convert(model, "int8", data))
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
+    scaled = pixels.astype(np.float32) / 127.5 - 1.0  # what the evaluation pipeline gives for those pixels
+    fed = runner.outputs(scaled)
+    name = runner.output_names[0]
+    signature = runner.interpreter.get_signature_runner("serving_default")
+    (input_name,) = runner.interpreter.get_signature_list()["serving_default"]["inputs"]
+    scale, zero = runner._output_quantization[name]
+    for i, p in enumerate(pixels):
+        raw = signature(**{input_name: p[None]})[name][0]
+        raw = (raw.astype(np.float32) - zero) * scale if raw.dtype != np.float32 else raw
+        np.testing.assert_array_equal(fed[name][i], raw)
