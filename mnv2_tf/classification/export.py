@@ -1,4 +1,8 @@
-"""What a classifier's TFLite file holds (logits) and how it is checked against Keras.
+"""What a classifier's TFLite file holds (softmax probabilities, or logits) and how it is checked.
+
+Probabilities by default: MediaPipe's ImageClassifier and phone apps read the
+output as scores (a logits output gives logits as "scores" and a score threshold
+on logits); `classifier_output="logits"` keeps the raw logits.
 
 float32: max abs logit difference <= 1e-4; float16: <= 1e-2 relative; int8:
 top-1 agreement >= 98 % and accuracy drop <= 1 point (`tflite.checks`), counted in
@@ -10,13 +14,40 @@ from __future__ import annotations
 
 import numpy as np
 
+import dataclasses
+
+import tensorflow as tf
+
+from mnv2_tf.errors import ExportError
 from mnv2_tf.tflite import checks
 
+OUTPUT_FORMS = ("probabilities", "logits")
 
-def verify(quantization: str, keras_logits: np.ndarray, tflite_logits: np.ndarray, labels: np.ndarray) -> dict:
-    """Compares TFLite and Keras logits on the same images; `passed` says whether this type's thresholds hold."""
-    numbers, tests, passed = checks.compare_floats(quantization, keras_logits, tflite_logits)
-    keras_top1, tflite_top1 = keras_logits.argmax(-1), tflite_logits.argmax(-1)
+
+@dataclasses.dataclass
+class ClassificationExportOptions:
+    """classifier_output: softmax `probabilities` (default, what phone runtimes expect) or raw `logits`."""
+
+    classifier_output: str = "probabilities"
+
+    def __post_init__(self):
+        if self.classifier_output not in OUTPUT_FORMS:
+            raise ExportError(f"classifier_output must be one of {OUTPUT_FORMS}, got {self.classifier_output!r}")
+
+
+def classifier_endpoint(model, output: str = "probabilities"):
+    def endpoint(image):
+        logits = model(image, training=False)
+        return {output: tf.nn.softmax(logits, -1) if output == "probabilities" else logits}
+
+    return endpoint
+
+
+def verify(quantization: str, keras_out: np.ndarray, tflite_out: np.ndarray, labels: np.ndarray) -> dict:
+    """Compares TFLite and Keras outputs (the exported form) on the same images; `passed` says whether
+    this type's thresholds hold."""
+    numbers, tests, passed = checks.compare_floats(quantization, keras_out, tflite_out)
+    keras_top1, tflite_top1 = keras_out.argmax(-1), tflite_out.argmax(-1)
     report = {"images": int(len(labels)), **numbers,
               "top1_agreement": float((keras_top1 == tflite_top1).mean()),
               "keras_accuracy": float((keras_top1 == labels).mean()),
@@ -33,5 +64,7 @@ def verify(quantization: str, keras_logits: np.ndarray, tflite_logits: np.ndarra
     return report
 
 
-OUTPUTS = {"output_0": dict(name="logits", labels="axis", feature=True,
-                            description="Class logits (apply softmax for probabilities).")}
+OUTPUTS = {"probabilities": dict(name="probability", labels="axis", feature=True,
+                                 description="Softmax probabilities of the classes."),
+           "logits": dict(name="logits", labels="axis", feature=True,
+                          description="Class logits (apply softmax for probabilities).")}

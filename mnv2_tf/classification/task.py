@@ -18,6 +18,7 @@ class ClassificationTask(Task):
     title = "image classifier"
     demo_goal = ("top1", 0.95)
     demo_verify_images = 500
+    export_options = export.ClassificationExportOptions
 
     def __init__(self, config):
         super().__init__(config)
@@ -58,17 +59,27 @@ class ClassificationTask(Task):
         return data.eval_dataset(self.source(split or d.eval_split), batch_size or self.config.train.batch_size,
                                  self.resolution, crop_fraction=d.eval_crop_fraction, stats=self.decode_stats)
 
-    # ---- export: the logits ----
+    # ---- export: probabilities (or logits) ----
+
+    def _output(self, options) -> str:
+        return (options or export.ClassificationExportOptions()).classifier_output
 
     def export_endpoint(self, model, options):
-        return None  # the model's own output
+        return export.classifier_endpoint(model, self._output(options))
+
+    def export_suffix(self, options) -> str:
+        return "" if self._output(options) == "probabilities" else "_logits"
 
     def verify_export(self, quantization, model, runner, sample, options) -> dict:
-        keras_logits = model.predict(sample.images, verbose=0)
-        return export.verify(quantization, keras_logits, runner(sample.images), sample.labels)
+        keras_out = model.predict(sample.images, verbose=0)
+        if self._output(options) == "probabilities":
+            keras_out = np.exp(keras_out - keras_out.max(-1, keepdims=True))
+            keras_out /= keras_out.sum(-1, keepdims=True)
+        return export.verify(quantization, keras_out, runner(sample.images), sample.labels)
 
     def output_metadata(self, options) -> dict:
-        return export.OUTPUTS
+        name = self._output(options)
+        return {name: export.OUTPUTS[name]}
 
     # ---- class level ----
 

@@ -18,7 +18,7 @@ from mnv2_tf.tools import common
 
 FLAGS = flags.FLAGS
 # Flags of one task's export options (`Task.export_options`), passed only when given.
-TASK_FLAGS = ("detection_postprocess", "max_detections", "score_threshold", "regular_nms", "segmentation_output")
+TASK_FLAGS = ("classifier_output", "detection_postprocess", "max_detections", "score_threshold", "regular_nms", "segmentation_output")
 
 
 def define_flags():
@@ -36,6 +36,8 @@ def define_flags():
                         "(image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR; default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_bool("metadata", True, "Attach TFLite metadata (labels, normalization, output semantics).")
+    flags.DEFINE_enum("classifier_output", None, ["probabilities", "logits"],
+                      "Classification: softmax probabilities (default; what MediaPipe reads as scores) or logits.")
     flags.DEFINE_bool("detection_postprocess", None, "Detection: include the TFLite_Detection_PostProcess op "
                       "(default; --nodetection_postprocess: raw_boxes + raw_scores outputs).")
     flags.DEFINE_integer("max_detections", None, "Detection: detections the op returns (default: the run's head).")

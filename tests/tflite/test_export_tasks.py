@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 def _options(*types, **kw):
-    task_options = {k: kw.pop(k) for k in ("detection_postprocess", "segmentation_output") if k in kw}
+    task_options = {k: kw.pop(k) for k in ("classifier_output", "detection_postprocess", "segmentation_output")
+                    if k in kw}
     return ExportOptions(tuple(types), task_options=task_options, **kw)
 
 
@@ -84,7 +85,11 @@ def test_metadata_of_a_classifier(smoke_run, tmp_path):
     meta = tflite_metadata.read(open(r["file"], "rb").read())
     assert meta["name"] == "mnv2_tf classification smoke" and meta["min_parser_version"] == "1.2.1"
     assert smoke_run not in meta["description"]  # no local path in what ships to a phone
-    assert meta["outputs"][0]["name"] == "logits" and meta["outputs"][0]["associated_file"] == "labels.txt"
+    assert meta["outputs"][0]["name"] == "probability" and meta["outputs"][0]["associated_file"] == "labels.txt"
+    out = TFLiteRunner(open(r["file"], "rb").read()).outputs(np.zeros((2, 64, 64, 3), np.float32))
+    np.testing.assert_allclose(out["probabilities"].sum(-1), 1.0, atol=1e-5)  # what phone apps read as scores
+    (logits,) = export(smoke_run, _options("float32", verify_images=8, classifier_output="logits"), str(tmp_path))
+    assert logits["file"].endswith("smoke_logits_float32.tflite") and logits["verification"]["passed"]
     assert json.load(open(r["file"][:-7] + ".json"))["verification"]["passed"]
     x = keras.Input((4,))
     bare = keras.Model(x, keras.layers.Dense(2)(x))

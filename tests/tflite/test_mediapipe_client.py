@@ -1,0 +1,95 @@
+"""MediaPipe Tasks (the runtime phone apps use) as a client of our exports, in its own venv.
+
+`make test` builds .venv-mediapipe (mediapipe cannot live beside tf-models-official); the driver
+runs there in a subprocess. Every file must give what the LiteRT interpreter gives when fed the
+same uint8 pixels, and classifiers and detectors load without a warning (segmenters still get
+MediaPipe's "No activation type" warning: SEGMENTER_METADATA is not written yet, issue 14).
+"""
+
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from mnv2_tf import runs
+from mnv2_tf.data import tfds_io
+from mnv2_tf.tflite.export import ExportOptions, export
+from mnv2_tf.tflite.runner import TFLiteRunner
+
+pytestmark = pytest.mark.slow
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV = os.path.join(ROOT, ".venv-mediapipe")
+DRIVER = os.path.join(ROOT, "mnv2_tf", "tflite", "mediapipe_driver.py")
+WARNING = re.compile(r"^(W\d{4} |WARNING: (?!Logging before InitGoogle))|warn", re.IGNORECASE | re.MULTILINE)
+
+
+def _python():
+    unavailable = os.path.join(VENV, "UNAVAILABLE")
+    if os.path.exists(unavailable):
+        pytest.skip("MediaPipe venv unavailable: " + open(unavailable).read().strip())
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python):
+        pytest.skip("no .venv-mediapipe: `make test` (or `make mediapipe-venv`) builds it")
+    return python
+
+
+def _mediapipe(task, model, images, tmp_path):
+    np.save(tmp_path / "images.npy", images)
+    out = tmp_path / f"{os.path.basename(model)}.npz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    result = subprocess.run([_python(), DRIVER, task, model, str(tmp_path / "images.npy"), str(out)],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(out)), result.stderr
+
+
+@pytest.fixture(scope="module")
+def pixels(data_dir):
+    builder = tfds_io.get_builder("mnv2_shapes/64", data_dir)
+    return np.stack([ex["image"] for ex in tfds.as_numpy(builder.as_dataset(split="test").take(6))])
+
+
+def _exports(run_dir, tmp_path, **task_options):
+    return export(run_dir, ExportOptions(verify_images=16, calibration_steps=16, task_options=task_options),
+                  str(tmp_path / "export"))
+
+
+def test_classifier_in_mediapipe(smoke_run, pixels, tmp_path):
+    names = runs.read_labels(smoke_run)
+    for report in _exports(smoke_run, tmp_path):
+        got, stderr = _mediapipe("classifier", report["file"], pixels, tmp_path)
+        assert not WARNING.search(stderr), (report["quantization"], stderr)
+        want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
+        assert list(got["names"]) == names
+        np.testing.assert_array_equal(got["scores"].argmax(-1), want.argmax(-1))
+        np.testing.assert_allclose(got["scores"], want, atol=1e-5, err_msg=report["quantization"])
+
+
+def test_detector_in_mediapipe(detection_run, pixels, tmp_path):
+    names = runs.read_labels(detection_run)
+    for report in _exports(detection_run, tmp_path):
+        got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
+        assert not WARNING.search(stderr), (report["quantization"], stderr)
+        want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
+        matched = total = 0
+        for i in range(len(pixels)):
+            ours = [(names[int(c)], s, np.clip(b, 0, 1) * 64) for c, s, b in zip(want["detection_classes"][i], want["detection_scores"][i],
+                                                                 want["detection_boxes"][i]) if s > 0]
+            for j in range(int(got["count"][i])):
+                total += 1
+                name, score, box = got["names"][i, j], got["scores"][i, j], got["boxes"][i, j]
+                # MediaPipe reports integer pixels, origin and size each truncated: < 2 px off
+                matched += any(n == name and abs(s - score) < 1e-5 and np.abs(b - box).max() < 2.0
+                               for n, s, b in ours)
+        assert total > 0 and matched == total, (report["quantization"], matched, total)
+
+
+def test_segmenter_in_mediapipe(segmentation_run, pixels, tmp_path):
+    for report in _exports(segmentation_run, tmp_path):
+        got, _ = _mediapipe("segmenter", report["file"], pixels, tmp_path)
+        want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
+        agreement = (got["category_mask"].reshape(want.shape[:3]) == want.argmax(-1)).mean()
+        assert agreement >= 0.999, (report["quantization"], agreement)
