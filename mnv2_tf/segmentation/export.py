@@ -65,3 +65,13 @@ OUTPUTS = {
                           description="Per-pixel softmax over the classes (no further activation)."),
     "labels": dict(name="labels", labels="value", description="Per-pixel class index."),
 }
+
+
+def custom_metadata(options) -> dict:
+    """SEGMENTER_METADATA for MediaPipe's ImageSegmenter: activation none, the graph ends in softmax.
+    The `labels` form has none: MediaPipe reads the last output as scores, so that file is not for it."""
+    if options is not None and options.segmentation_output == "labels":
+        return {}
+    from mnv2_tf.tflite import metadata
+
+    return {"SEGMENTER_METADATA": metadata.segmenter_options("none")}

@@ -89,6 +89,9 @@ class SegmentationTask(Task):
     def output_metadata(self, options) -> dict:
         return export.OUTPUTS
 
+    def custom_metadata(self, options) -> dict[str, bytes]:
+        return export.custom_metadata(options)
+
     # ---- class level ----
 
     @classmethod

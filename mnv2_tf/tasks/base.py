@@ -191,6 +191,10 @@ class Task:
         """Signature output name -> TFLite tensor metadata (name, description, labels kind...)."""
         raise NotImplementedError
 
+    def custom_metadata(self, options) -> dict[str, bytes]:
+        """Subgraph custom metadata a phone runtime needs for this output form (none by default)."""
+        return {}
+
     # ---- class-level: configs, pictures, paper rows ----
 
     @classmethod

@@ -113,7 +113,7 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
             description = (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), run {run_name} "
                            f"(experiment {config.name}), input {h}x{w}. Sandler et al. 2018.")
             content = metadata.attach(content, f"mnv2_tf {config.task} {run_name}", description, (h, w), names,
-                                      task.output_metadata(task_options))
+                                      task.output_metadata(task_options), task.custom_metadata(task_options))
         runner = TFLiteRunner(content)
         check = task.verify_export(q, model, runner, sample, task_options)
         path = os.path.join(out_dir, f"{run_name}{task.export_suffix(task_options)}_{q}.tflite")

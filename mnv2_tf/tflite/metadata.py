@@ -28,6 +28,8 @@ from mnv2_tf.errors import ExportError
 METADATA_NAME = "TFLITE_METADATA"
 IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.2.1"  # ValueRange / BoundingBoxProperties need >= 1.2
+CUSTOM_PARSER_VERSION = "1.5.0"  # SubGraphMetadata.custom_metadata needs >= 1.5
+ACTIVATIONS = {"none": 0, "sigmoid": 1, "softmax": 2}  # image_segmenter_metadata_schema.fbs
 # Union type ids and enums (metadata_schema.fbs).
 IMAGE_PROPERTIES, BOUNDING_BOX_PROPERTIES, FEATURE_PROPERTIES = 2, 3, 1
 NORMALIZATION_OPTIONS = 1
@@ -108,17 +110,37 @@ def _tensor(w: _Writer, t: dict):
                     4: ("offset", units), 5: ("offset", stats), 6: ("offset", file)}, 7)
 
 
+def segmenter_options(activation: str) -> bytes:
+    """MediaPipe's SEGMENTER_METADATA (`ImageSegmenterOptions`, file identifier V001): the activation
+    it applies to the output ("none" when the graph already ends in softmax)."""
+    w = _Writer()
+    root = w.table({0: ("byte", ACTIVATIONS[activation])}, 2)
+    w.b.Finish(root, file_identifier=b"V001")
+    return bytes(w.b.Output())
+
+
+def _custom(w: _Writer, name: str, data: bytes):
+    w.b.StartVector(1, len(data), 16)  # data: [ubyte] (force_align: 16)
+    for byte in reversed(data):
+        w.b.PrependUint8(byte)
+    vector = w.b.EndVector()
+    return w.table({0: ("offset", w.string(name)), 1: ("offset", vector)}, 2)
+
+
 def build(name: str, description: str, version: str, inputs: list[dict], outputs: list[dict],
-          author: str = "mnv2_tf", license_: str = "Apache-2.0") -> bytes:
-    """The ModelMetadata flatbuffer for one subgraph (tensor dicts in the subgraph's order)."""
+          author: str = "mnv2_tf", license_: str = "Apache-2.0", custom: dict[str, bytes] | None = None) -> bytes:
+    """The ModelMetadata flatbuffer for one subgraph (tensor dicts in the subgraph's order;
+    `custom`: subgraph custom metadata by name, e.g. SEGMENTER_METADATA)."""
     w = _Writer()
     ins = w.vector([_tensor(w, t) for t in inputs])
     outs = w.vector([_tensor(w, t) for t in outputs])
-    subgraph = w.table({0: ("offset", w.string(name)), 2: ("offset", ins), 3: ("offset", outs)}, 10)
+    extra = w.vector([_custom(w, k, v) for k, v in custom.items()]) if custom else None
+    subgraph = w.table({0: ("offset", w.string(name)), 2: ("offset", ins), 3: ("offset", outs),
+                        9: ("offset", extra)}, 10)
     fields = {0: ("offset", w.string(name)), 1: ("offset", w.string(description)),
               2: ("offset", w.string(version)), 3: ("offset", w.vector([subgraph])),
               4: ("offset", w.string(author)), 5: ("offset", w.string(license_)),
-              7: ("offset", w.string(MIN_PARSER_VERSION))}
+              7: ("offset", w.string(CUSTOM_PARSER_VERSION if custom else MIN_PARSER_VERSION))}
     root = w.table(fields, 8)
     w.b.Finish(root, file_identifier=IDENTIFIER)
     return bytes(w.b.Output())
@@ -153,7 +175,7 @@ LABEL_KINDS = {"axis": TENSOR_AXIS_LABELS, "value": TENSOR_VALUE_LABELS}
 
 
 def attach(content: bytes, name: str, description: str, input_size, class_names: list[str],
-           outputs: dict[str, dict]) -> bytes:
+           outputs: dict[str, dict], custom: dict[str, bytes] | None = None) -> bytes:
     """Adds metadata (name, version, labels, normalization, output semantics) to an exported model.
 
     outputs: signature output name -> tensor metadata (the task's `output_metadata`); an output
@@ -174,7 +196,7 @@ def attach(content: bytes, name: str, description: str, input_size, class_names:
                  description=f"RGB image {h}x{w}; float input: (pixel - 127.5) / 127.5; "
                              "uint8 input: raw 0-255 pixels.")
     labels = "\n".join(class_names) + "\n"  # detection: real classes only, as the op's class ids
-    metadata = build(name, description, _version(), [image], tensors)
+    metadata = build(name, description, _version(), [image], tensors, custom=custom)
     return _embed(content, metadata, {LABELS_FILE: labels})
 
 

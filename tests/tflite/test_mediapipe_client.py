@@ -1,9 +1,8 @@
 """MediaPipe Tasks (the runtime phone apps use) as a client of our exports, in its own venv.
 
 `make test` builds .venv-mediapipe (mediapipe cannot live beside tf-models-official); the driver
-runs there in a subprocess. Every file must give what the LiteRT interpreter gives when fed the
-same uint8 pixels, and classifiers and detectors load without a warning (segmenters still get
-MediaPipe's "No activation type" warning: SEGMENTER_METADATA is not written yet, issue 14).
+runs there in a subprocess. Every file must load without a warning and give what the LiteRT
+interpreter gives when fed the same uint8 pixels.
 """
 
 import os
@@ -89,7 +88,8 @@ def test_detector_in_mediapipe(detection_run, pixels, tmp_path):
 
 def test_segmenter_in_mediapipe(segmentation_run, pixels, tmp_path):
     for report in _exports(segmentation_run, tmp_path):
-        got, _ = _mediapipe("segmenter", report["file"], pixels, tmp_path)
+        got, stderr = _mediapipe("segmenter", report["file"], pixels, tmp_path)
+        assert not WARNING.search(stderr), (report["quantization"], stderr)  # SEGMENTER_METADATA is read
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
         agreement = (got["category_mask"].reshape(want.shape[:3]) == want.argmax(-1)).mean()
         assert agreement >= 0.999, (report["quantization"], agreement)
