@@ -61,13 +61,18 @@ def test_export_errors_leave_nothing_behind(smoke_run, tmp_path):
     assert not out.exists() or not any(f.suffix == ".tflite" for f in out.iterdir())
 
 
-@pytest.mark.slow
-def test_runner_quantizes_inputs_like_the_model():
+def _tiny_int8():
+    """A 1x1-conv model, its int8 file (uint8 input) in a runner, and the calibration batches."""
     import keras
     x = keras.Input((8, 8, 3))
     model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(x)))
     data = [np.random.default_rng(i).uniform(-1, 1, (1, 8, 8, 3)).astype("float32") for i in range(16)]
-    runner = TFLiteRunner(convert.convert(model, "int8", data))
+    return model, TFLiteRunner(convert.convert(model, "int8", data)), data
+
+
+@pytest.mark.slow
+def test_runner_quantizes_inputs_like_the_model():
+    model, runner, data = _tiny_int8()
     want = model.predict(np.concatenate(data), verbose=0)
     assert np.abs(runner(np.concatenate(data)) - want).max() < 0.05 * np.abs(want).max() + 1e-3
 
@@ -75,11 +80,7 @@ def test_runner_quantizes_inputs_like_the_model():
 @pytest.mark.slow
 def test_runner_feeds_uint8_models_the_raw_pixels_a_phone_runtime_feeds():
     """MediaPipe gives a uint8 input the pixel itself; verification must run the file the same way."""
-    import keras
-    x = keras.Input((8, 8, 3))
-    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(x)))
-    data = [np.random.default_rng(i).uniform(-1, 1, (1, 8, 8, 3)).astype("float32") for i in range(16)]
-    runner = TFLiteRunner(convert.convert(model, "int8", data))
+    _, runner, _ = _tiny_int8()
     pixels = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
     scaled = pixels.astype(np.float32) / 127.5 - 1.0  # what the evaluation pipeline gives for those pixels
     fed = runner.outputs(scaled)
