@@ -63,12 +63,11 @@ def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["coco", "voc"])
-def test_detection_layouts_train_and_export(folders, fmt, tmp_path):
+def test_detection_layouts_train(folders, fmt, tmp_path):
+    """(The export's labels come from labels.txt, as the image_folder test shows end to end.)"""
     metrics = _train("detection", f"{fmt}:{folders[fmt]}", str(tmp_path / "data"), tmp_path / "run")
     assert "mAP@0.5" in metrics
     assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order / VOC labels.txt
-    if fmt == "coco":
-        assert _export_labels(tmp_path / "run", tmp_path / "export") == SHAPES
 
 
 @pytest.mark.slow
