@@ -38,7 +38,6 @@ class Unreadable(Exception):
 @dataclasses.dataclass
 class Loaded:
     image: Image.Image  # RGB, oriented, long side <= max_side
-    raw_size: tuple[int, int]  # (width, height) of the stored pixels before orientation and scaling
     frame_size: tuple[int, int]  # (width, height) after orientation, before scaling: what annotations refer to
     changed: bool  # False: the file's own bytes are the stored image
     lossless: bool  # the source format keeps every pixel (PNG, BMP, GIF, TIFF)
@@ -77,7 +76,7 @@ def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | 
                              Image.BILINEAR)
         changed = True
     frame = raw_size[::-1] if orient and tag in (5, 6, 7, 8) else raw_size  # 90/270-degree rotations
-    return Loaded(image, raw_size, frame, changed, fmt in ("PNG", "BMP", "GIF", "TIFF"), data)
+    return Loaded(image, frame, changed, fmt in ("PNG", "BMP", "GIF", "TIFF"), data)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

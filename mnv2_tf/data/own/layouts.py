@@ -71,6 +71,7 @@ def write(fmt: str, out: str, dataset: str = DEFAULT_DATASET, data_dir: str | No
         names = list(builder.info.features["objects"]["label"].names if fmt in ("coco", "voc")
                      else builder.info.features["label"].names)
         folder = FOLDERS[split]
+        total = sum(min(limits[s], builder.info.splits[s].num_examples) for s in limits if s in builder.info.splits)
         for i, ex in examples:
             image = ex["image"]
             h, w = image.shape[:2]
@@ -108,8 +109,7 @@ def write(fmt: str, out: str, dataset: str = DEFAULT_DATASET, data_dir: str | No
                     f.write(stem + "\n")
             written[split] = written.get(split, 0) + 1
             if progress:
-                progress(sum(written.values()), sum(min(limits[s], builder.info.splits[s].num_examples)
-                                                    for s in limits if s in builder.info.splits))
+                progress(sum(written.values()), total)
     for split, entry in coco.items():
         _save(os.path.join(out, "annotations", f"instances_{FOLDERS[split]}.json"), json.dumps(entry))
     if fmt == "voc":
