@@ -35,24 +35,35 @@ def draw_detections(image: np.ndarray, boxes, classes, scores, names, min_score=
     return out
 
 
+def _enlarged(image: Image.Image, min_side: int) -> Image.Image:
+    scale = max(1, -(-min_side // max(1, min(image.size))))
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
 def overlay_mask(image: np.ndarray, labels: np.ndarray, names, alpha=0.55) -> Image.Image:
-    """Image with class colours blended in (class 0 = background left clear) and a legend."""
+    """The input and the input with class colours blended in (class 0 = background left clear), side by
+    side, enlarged to >= 256 px, and a legend of the classes found (or a line saying none was)."""
     colours = palette(len(names))
     colours[0] = 0
     rgb = image.astype(np.float32)
     coloured = colours[np.clip(labels, 0, len(names) - 1)].astype(np.float32)
     blend = np.where((labels > 0)[..., None], (1 - alpha) * rgb + alpha * coloured, rgb)
-    base = Image.fromarray(blend.astype(np.uint8))
+    left = _enlarged(Image.fromarray(image).convert("RGB"), 256)
+    right = _enlarged(Image.fromarray(blend.astype(np.uint8)), 256)
     present = [int(c) for c in np.unique(labels) if 0 < c < len(names)]
-    font = ImageFont.load_default()
-    row = 14
-    canvas = Image.new("RGB", (base.width + 110, max(base.height, row * (len(present) + 1))), (255, 255, 255))
-    canvas.paste(base, (0, 0))
+    font, row, gap = ImageFont.load_default(), 14, 8
+    legend = [(names[c], tuple(int(v) for v in colours[c])) for c in present] or \
+        [(f"only {names[0]} found", None)]
+    width = left.width + gap + right.width
+    canvas = Image.new("RGB", (width, left.height + row * len(legend) + 8), (255, 255, 255))
+    canvas.paste(left, (0, 0))
+    canvas.paste(right, (left.width + gap, 0))
     draw = ImageDraw.Draw(canvas)
-    for i, c in enumerate(present):
-        y = 4 + i * row
-        draw.rectangle([base.width + 6, y, base.width + 16, y + 10], fill=tuple(int(v) for v in colours[c]))
-        draw.text((base.width + 20, y - 1), names[c], fill=(0, 0, 0), font=font)
+    for i, (text, colour) in enumerate(legend):
+        y = left.height + 4 + i * row
+        if colour is not None:
+            draw.rectangle([4, y, 14, y + 10], fill=colour)
+        draw.text((18 if colour else 4, y - 1), text, fill=(0, 0, 0), font=font)
     return canvas
 
 

@@ -1,4 +1,4 @@
-"""One image through a trained run of any task: the prediction, a PNG of it, and JSON (detect/segment/classify)."""
+"""One image through a trained run (or an exported .tflite) of any task: the prediction, a PNG of it, and JSON (detect/segment/classify)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def read_image(path: str) -> np.ndarray:
     """RGB uint8 HxWx3 of a JPEG/PNG/GIF/BMP file."""
     import tensorflow as tf
 
+    if os.path.isdir(path):
+        raise InputFileError(f"{path} is a folder; --image takes one image file")
     if not os.path.isfile(path):
         raise InputFileError(f"no image at {path}")
     try:
@@ -22,13 +24,21 @@ def read_image(path: str) -> np.ndarray:
         raise InputFileError(f"{path} is not a readable JPEG/PNG/GIF/BMP image") from None
 
 
-def predict_file(run_dir: str, task: str, image_path: str, out_png: str, **options):
-    """Runs `image_path` through the `task` run at `run_dir`, draws the result into `out_png`;
-    returns the task's JSON summary. `options` are the task's (min_score, multi_scale, top_k)."""
-    model, config, names = runs.load_task_run(run_dir, task)
-    pixels = read_image(image_path)
+def predict_file(model_path: str, task: str, image_path: str, out_png: str, **options):
+    """Runs `image_path` through the `task` run directory (or exported .tflite file) at `model_path`,
+    draws the result into `out_png`; returns the task's JSON summary. `options` are the task's
+    (min_score, multi_scale, top_k)."""
     task_class = tasks.task_class(task)
-    prediction = task_class.predict(model, config, pixels, **options)
+    if model_path.endswith(".tflite"):
+        from mnv2_tf.tflite.model_file import TFLiteModel
+
+        model = TFLiteModel.open(model_path)
+        pixels = read_image(image_path)
+        prediction, names = task_class.predict_tflite(model, pixels, **options), model.labels
+    else:
+        model, config, names = runs.load_task_run(model_path, task)
+        pixels = read_image(image_path)
+        prediction = task_class.predict(model, config, pixels, **options)
     picture = task_class.draw(pixels, prediction, names, **options)
     try:
         runs.write_atomic(out_png, lambda tmp: picture.save(tmp, format="PNG"))

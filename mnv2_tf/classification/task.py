@@ -9,6 +9,7 @@ from mnv2_tf import drawing
 from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
 from mnv2_tf.classification import data, export, paper
 from mnv2_tf.errors import DatasetError, ModelFileError
+from mnv2_tf.experiments.schema import DataConfig
 from mnv2_tf.tasks.base import ProfileOptions, Task
 from mnv2_tf.training import optim
 
@@ -100,6 +101,19 @@ class ClassificationTask(Task):
         image = data.eval_preprocess(tf.constant(pixels), config.model.input_shape[:2], config.data.eval_crop_fraction)
         logits = model.predict_on_batch(image[None])[0]
         probabilities = np.exp(logits - logits.max())
+        return probabilities / probabilities.sum()
+
+    @classmethod
+    def predict_tflite(cls, model, pixels, top_k: int = 5):
+        """The same from an exported file (probabilities, or a softmax of its logits)."""
+        import tensorflow as tf
+
+        output = model.require("classification", "probabilities", "logits")
+        image = data.eval_preprocess(tf.constant(pixels), model.input_size, DataConfig().eval_crop_fraction)
+        out = model.outputs((image.numpy()[None] + 1.0) * 127.5)[output][0]
+        if output == "probabilities":
+            return out
+        probabilities = np.exp(out - out.max())
         return probabilities / probabilities.sum()
 
     @classmethod

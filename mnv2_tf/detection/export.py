@@ -20,18 +20,26 @@ import tensorflow as tf
 from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.detection import coco_metrics, postprocess
 from mnv2_tf.detection.model import check_input_size
+from mnv2_tf.errors import ExportError
 from mnv2_tf.tflite.checks import MAX_MAP_DROP
 
 
 @dataclasses.dataclass
 class DetectionExportOptions:
     """postprocess: include TFLite_Detection_PostProcess (else raw_boxes + raw_scores).
-    max_detections / score_threshold: the op's (None: the head's). regular_nms: per-class NMS."""
+    max_detections / score_threshold: the op's (None: the head's). regular_nms: per-class NMS.
+    metadata_score_threshold: the score below which phone runtimes drop detections
+    (ScoreThresholdingOptions on the score output; MediaPipe's own `score_threshold` overrides it)."""
 
     detection_postprocess: bool = True
     max_detections: int | None = None
     score_threshold: float | None = None
     regular_nms: bool = True
+    metadata_score_threshold: float = 0.3
+
+    def __post_init__(self):
+        if not 0.0 <= self.metadata_score_threshold <= 1.0:
+            raise ExportError(f"--metadata_score_threshold must be in [0, 1], got {self.metadata_score_threshold}")
 
     def head(self, head):
         """The head with these post-processing settings (Keras and TFLite then agree)."""
@@ -111,14 +119,39 @@ def verify_detector(examples, images: int, model, runner, head, image_size, ids)
             "check": f"mAP@0.5 drop <= {MAX_MAP_DROP}", "passed": drop <= MAX_MAP_DROP}
 
 
-OUTPUTS = {  # signature name -> tensor metadata (MediaPipe's detector names)
+_OUTPUTS = {  # signature name -> tensor metadata (MediaPipe's detector names)
     "detection_boxes": dict(name="location", box_index=[1, 0, 3, 2], range=(2, 2),
                             description="Boxes (ymin, xmin, ymax, xmax), normalized."),
     "detection_classes": dict(name="category", labels="value", range=(2, 2),
                               description="Class index (0-based, background excluded)."),
     "detection_scores": dict(name="score", range=(2, 2), description="Sigmoid class score."),
     "num_detections": dict(name="number of detections", description="Valid detections."),
-    "raw_boxes": dict(name="raw_boxes", description="Box encodings (ty, tx, th, tw), scales 10/10/5/5, "
-                      "against the SSD anchors."),
-    "raw_scores": dict(name="raw_scores", labels="axis", description="Sigmoid scores; column 0 is background."),
+    # The raw form as MediaPipe's 2-output SSD detector reads it (with DETECTOR_METADATA).
+    "raw_boxes": dict(name="location", box_index=[0, 1, 2, 3],
+                      description="Box encodings (ty, tx, th, tw), scales 10/10/5/5, against the SSD anchors "
+                                  "in DETECTOR_METADATA."),
+    "raw_scores": dict(name="score", labels="axis", description="Sigmoid scores; column 0 is background."),
 }
+
+
+def output_metadata(options: DetectionExportOptions) -> dict:
+    """The outputs' tensor metadata, with the phone-side score threshold on the score output."""
+    out = {k: dict(v) for k, v in _OUTPUTS.items()}
+    for k in ("detection_scores", "raw_scores"):
+        out[k]["score_threshold"] = options.metadata_score_threshold
+    return out
+
+
+def metadata_labels(names: list[str], options: DetectionExportOptions) -> list[str]:
+    """labels.txt rows: the op's class ids are the real classes; raw score columns start with background."""
+    return list(names) if options.detection_postprocess else ["background", *names]
+
+
+def custom_metadata(resolution, head, options: DetectionExportOptions) -> dict:
+    """DETECTOR_METADATA for the raw form (MediaPipe decodes the boxes and runs NMS itself)."""
+    if options.detection_postprocess:
+        return {}
+    from mnv2_tf.tflite import metadata
+
+    anchors = anchor_lib.to_center_size(anchor_lib.generate(*resolution, head.anchors))
+    return {"DETECTOR_METADATA": metadata.detector_options(anchors, head.num_classes + 1, head.box_scales)}

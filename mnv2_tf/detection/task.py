@@ -96,7 +96,13 @@ class DetectionTask(Task):
                                       self.resolution, self.category_ids())
 
     def output_metadata(self, options) -> dict:
-        return export.OUTPUTS
+        return export.output_metadata(options)
+
+    def metadata_labels(self, names, options) -> list[str]:
+        return export.metadata_labels(names, options)
+
+    def custom_metadata(self, options) -> dict[str, bytes]:
+        return export.custom_metadata(self.resolution, self.config.head, options)
 
     # ---- class level ----
 
@@ -108,6 +114,20 @@ class DetectionTask(Task):
         out = postprocess.inference_model(model, config.head)(batch, training=False)
         n = int(out["count"][0])
         return {k: out[k][0, :n].numpy() for k in ("boxes", "classes", "scores")}
+
+    @classmethod
+    def predict_tflite(cls, model, pixels, min_score: float = 0.3):
+        """The same from an exported file with the post-processing op (the raw form is for MediaPipe)."""
+        import tensorflow as tf
+
+        if "raw_boxes" in model.output_names:
+            raise ModelFileError(f"{model.path} is a raw detector (raw_boxes, raw_scores: decoded by MediaPipe "
+                                 "with its DETECTOR_METADATA); give the export with the post-processing op")
+        model.require("detection", "detection_boxes")
+        out = model.outputs(tf.image.resize(pixels, model.input_size).numpy()[None])
+        n = int(out["num_detections"][0])
+        return {"boxes": np.clip(out["detection_boxes"][0, :n], 0, 1),
+                "classes": out["detection_classes"][0, :n].astype(np.int32), "scores": out["detection_scores"][0, :n]}
 
     @classmethod
     def summary(cls, prediction, names, min_score: float = 0.3):

@@ -108,6 +108,18 @@ class SegmentationTask(Task):
         return tf.image.resize(labels[..., None], pixels.shape[:2], method="nearest").numpy()[..., 0]
 
     @classmethod
+    def predict_tflite(cls, model, pixels, multi_scale: bool = False):
+        """The same from an exported file (its probabilities or labels output)."""
+        import tensorflow as tf
+
+        if multi_scale:
+            raise ConfigError("multi-scale inference needs the run directory, not a .tflite file")
+        output = model.require("segmentation", "probabilities", "labels")
+        out = model.outputs(tf.image.resize(pixels, model.input_size).numpy()[None])[output][0]
+        labels = out.argmax(-1) if output == "probabilities" else out
+        return tf.image.resize(labels[..., None].astype(np.int32), pixels.shape[:2], method="nearest").numpy()[..., 0]
+
+    @classmethod
     def summary(cls, prediction, names, multi_scale: bool = False):
         counts = np.bincount(prediction.ravel(), minlength=len(names)) / prediction.size
         return {names[i]: round(float(c), 4) for i, c in enumerate(counts) if c > 0}

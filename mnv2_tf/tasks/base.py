@@ -191,6 +191,10 @@ class Task:
         """Signature output name -> TFLite tensor metadata (name, description, labels kind...)."""
         raise NotImplementedError
 
+    def metadata_labels(self, names: list[str], options) -> list[str]:
+        """The rows of the labels.txt packed into the .tflite (by default the class names)."""
+        return list(names)
+
     def custom_metadata(self, options) -> dict[str, bytes]:
         """Subgraph custom metadata a phone runtime needs for this output form (none by default)."""
         return {}
@@ -206,6 +210,11 @@ class Task:
     @classmethod
     def predict(cls, model: keras.Model, config, pixels: np.ndarray, **options):
         """The model's prediction for one RGB uint8 image."""
+        raise NotImplementedError
+
+    @classmethod
+    def predict_tflite(cls, model, pixels: np.ndarray, **options):
+        """The same prediction from an exported file (`tflite.model_file.TFLiteModel`)."""
         raise NotImplementedError
 
     @classmethod

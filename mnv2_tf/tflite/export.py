@@ -34,6 +34,10 @@ class ExportOptions:
     dataset: str | None = None  # calibration / verification data (None: the run's)
     data_dir: str | None = None
     metadata: bool = True
+    name: str | None = None  # metadata name (None: "mnv2_tf <task> <run>")
+    version: str | None = None  # metadata version (None: the installed mnv2_tf version)
+    author: str = "mnv2_tf"
+    description: str | None = None  # None: network, task, quantization, run name, input size
     task_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -110,9 +114,13 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
                                   task.export_output_type(options.output_type, task_options), endpoint=endpoint)
         if options.metadata:
             h, w = config.model.input_shape[:2]
-            description = (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), run {run_name} "
-                           f"(experiment {config.name}), input {h}x{w}. Sandler et al. 2018.")
-            content = metadata.attach(content, f"mnv2_tf {config.task} {run_name}", description, (h, w), names,
+            info = metadata.ModelInfo(
+                options.name or f"mnv2_tf {config.task} {run_name}",
+                options.description or (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), "
+                                        f"run {run_name} (experiment {config.name}), input {h}x{w}. "
+                                        "Sandler et al. 2018."),
+                options.version, options.author)
+            content = metadata.attach(content, info, (h, w), task.metadata_labels(names, task_options),
                                       task.output_metadata(task_options), task.custom_metadata(task_options))
         runner = TFLiteRunner(content)
         check = task.verify_export(q, model, runner, sample, task_options)

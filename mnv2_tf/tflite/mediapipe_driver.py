@@ -9,7 +9,8 @@ needs only mediapipe and numpy:
 TASK is classifier, detector or segmenter; IMAGES.npy holds uint8 [N, H, W, 3] at the
 model's input size. OUT.npz holds per image: classifier `scores` [N, C] (by category
 index) and `names`; detector `boxes` [N, K, 4] (ymin, xmin, ymax, xmax in pixels),
-`classes` (-1 where MediaPipe gives no index), `names` [N, K], `scores`, `count`; segmenter `category_mask` [N, H, W].
+`classes` (-1 where MediaPipe gives no index), `names` [N, K], `scores`, `count` (a raw detector's
+background column is denied, as a phone app would); segmenter `category_mask` [N, H, W].
 """
 
 import sys
@@ -40,7 +41,8 @@ def main(task: str, model: str, images_path: str, out_path: str) -> None:
         out.update(scores=scores, names=np.array(names))
     elif task == "detector":
         with vision.ObjectDetector.create_from_options(
-                vision.ObjectDetectorOptions(base_options=base, max_results=-1, score_threshold=0.0)) as runner:
+                vision.ObjectDetectorOptions(base_options=base, max_results=-1, score_threshold=0.0,
+                                             category_denylist=["background"])) as runner:
             results = [runner.detect(f).detections for f in frames]
         k = max([len(r) for r in results] + [1])
         boxes, classes, scores = (np.zeros((len(frames), k, 4), np.float32), np.full((len(frames), k), -1),

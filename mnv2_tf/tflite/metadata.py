@@ -14,6 +14,7 @@ slots: its type, then its value).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 
@@ -32,7 +33,7 @@ CUSTOM_PARSER_VERSION = "1.5.0"  # SubGraphMetadata.custom_metadata needs >= 1.5
 ACTIVATIONS = {"none": 0, "sigmoid": 1, "softmax": 2}  # image_segmenter_metadata_schema.fbs
 # Union type ids and enums (metadata_schema.fbs).
 IMAGE_PROPERTIES, BOUNDING_BOX_PROPERTIES, FEATURE_PROPERTIES = 2, 3, 1
-NORMALIZATION_OPTIONS = 1
+NORMALIZATION_OPTIONS, SCORE_THRESHOLDING_OPTIONS = 1, 3
 TENSOR_AXIS_LABELS, TENSOR_VALUE_LABELS = 2, 3
 RGB, BOUNDARIES, RATIO = 1, 1, 0
 LABELS_FILE = "labels.txt"
@@ -60,7 +61,7 @@ class _Writer:
         return self.b.EndVector()
 
     def table(self, fields: dict, slots: int):
-        """fields: slot -> ("offset"|"byte"|"int"|"uint", value); None values skipped."""
+        """fields: slot -> ("offset"|"byte"|"int"|"uint"|"float", value); None values skipped."""
         self.b.StartObject(slots)
         for slot, (kind, value) in sorted(fields.items()):
             if value is None:
@@ -71,6 +72,8 @@ class _Writer:
                 self.b.PrependUint8Slot(slot, value, 0)
             elif kind == "int":
                 self.b.PrependInt32Slot(slot, value, 0)
+            elif kind == "float":
+                self.b.PrependFloat32Slot(slot, value, 0.0)
             else:
                 self.b.PrependUint32Slot(slot, value, 0)
         return self.b.EndObject()
@@ -96,11 +99,15 @@ def _tensor(w: _Writer, t: dict):
         value_range = w.table({0: ("int", t["range"][0]), 1: ("int", t["range"][1])}, 2)
     content = w.table({0: ("byte", props_type), 1: ("offset", props), 2: ("offset", value_range)}, 3) \
         if props_type or value_range else None
-    units = None
+    units = []
     if t.get("normalization"):
         mean, std = w.scalars([t["normalization"][0]], "float"), w.scalars([t["normalization"][1]], "float")
         norm = w.table({0: ("offset", mean), 1: ("offset", std)}, 2)
-        units = w.vector([w.table({0: ("byte", NORMALIZATION_OPTIONS), 1: ("offset", norm)}, 2)])
+        units.append(w.table({0: ("byte", NORMALIZATION_OPTIONS), 1: ("offset", norm)}, 2))
+    if t.get("score_threshold") is not None:
+        threshold = w.table({0: ("float", float(t["score_threshold"]))}, 1)
+        units.append(w.table({0: ("byte", SCORE_THRESHOLDING_OPTIONS), 1: ("offset", threshold)}, 2))
+    units = w.vector(units) if units else None
     stats = None
     if t.get("stats"):
         stats = w.table({0: ("offset", w.scalars([t["stats"][1]], "float")),
@@ -115,6 +122,26 @@ def segmenter_options(activation: str) -> bytes:
     it applies to the output ("none" when the graph already ends in softmax)."""
     w = _Writer()
     root = w.table({0: ("byte", ACTIVATIONS[activation])}, 2)
+    w.b.Finish(root, file_identifier=b"V001")
+    return bytes(w.b.Output())
+
+
+def detector_options(anchors_center_size: np.ndarray, num_classes: int, box_scales) -> bytes:
+    """MediaPipe's DETECTOR_METADATA (`ObjectDetectorOptions`, object_detector_metadata_schema.fbs, V001)
+    for a raw SSD output: every anchor, and how to decode the (ty, tx, th, tw) encodings against them
+    (no keypoints; MediaPipe still requires num_values_per_keypoint = 2)
+    (faster_rcnn coder: exponential box size; scores are already sigmoids). `num_classes` counts
+    the score columns, background included."""
+    w = _Writer()
+    anchors = [w.table({0: ("float", float(x)), 1: ("float", float(y)), 2: ("float", float(wd)),
+                        3: ("float", float(h))}, 4) for y, x, h, wd in np.asarray(anchors_center_size)]
+    schema = w.table({0: ("offset", w.vector(anchors))}, 1)
+    ssd = w.table({0: ("offset", schema)}, 1)
+    y, x, h, wd = box_scales
+    decoding = w.table({0: ("int", num_classes), 1: ("int", len(anchors)), 2: ("int", 4), 3: ("int", 0),
+                        4: ("int", 0), 5: ("int", 2), 6: ("float", float(x)), 7: ("float", float(y)),
+                        8: ("float", float(wd)), 9: ("float", float(h)), 10: ("byte", 1), 11: ("byte", 0)}, 12)
+    root = w.table({0: ("offset", w.string(CUSTOM_PARSER_VERSION)), 1: ("offset", ssd), 2: ("offset", decoding)}, 3)
     w.b.Finish(root, file_identifier=b"V001")
     return bytes(w.b.Output())
 
@@ -174,10 +201,21 @@ def _output_names(content: bytes) -> list[str]:
 LABEL_KINDS = {"axis": TENSOR_AXIS_LABELS, "value": TENSOR_VALUE_LABELS}
 
 
-def attach(content: bytes, name: str, description: str, input_size, class_names: list[str],
-           outputs: dict[str, dict], custom: dict[str, bytes] | None = None) -> bytes:
+@dataclasses.dataclass
+class ModelInfo:
+    """What the metadata says about the model (`mnv2-export --name --version --author --description`)."""
+
+    name: str
+    description: str
+    version: str | None = None  # None: the installed mnv2_tf version
+    author: str = "mnv2_tf"
+
+
+def attach(content: bytes, info: ModelInfo, input_size, labels: list[str], outputs: dict[str, dict],
+           custom: dict[str, bytes] | None = None) -> bytes:
     """Adds metadata (name, version, labels, normalization, output semantics) to an exported model.
 
+    labels: the rows of the packed labels.txt (the task decides, e.g. a raw detector's background row);
     outputs: signature output name -> tensor metadata (the task's `output_metadata`); an output
     without an entry is an error, so a renamed output cannot lose its metadata silently.
     """
@@ -192,12 +230,15 @@ def attach(content: bytes, name: str, description: str, input_size, class_names:
         if t.get("labels"):
             t["labels"] = LABEL_KINDS[t["labels"]]
         tensors.append(t)
-    image = dict(name="image", image=True, normalization=(127.5, 127.5), stats=(0.0, 255.0),
+    # stats: the range the input tensor holds (the official writers' convention): raw pixels for a uint8
+    # input, the normalized (pixel - 127.5) / 127.5 range for a float one.
+    uint8 = Interpreter(model_content=content).get_input_details()[0]["dtype"] == np.uint8
+    image = dict(name="image", image=True, normalization=(127.5, 127.5), stats=(0.0, 255.0) if uint8 else (-1.0, 1.0),
                  description=f"RGB image {h}x{w}; float input: (pixel - 127.5) / 127.5; "
                              "uint8 input: raw 0-255 pixels.")
-    labels = "\n".join(class_names) + "\n"  # detection: real classes only, as the op's class ids
-    metadata = build(name, description, _version(), [image], tensors, custom=custom)
-    return _embed(content, metadata, {LABELS_FILE: labels})
+    metadata = build(info.name, info.description, info.version or _version(), [image], tensors,
+                     author=info.author, custom=custom)
+    return _embed(content, metadata, {LABELS_FILE: "\n".join(labels) + "\n"})
 
 
 def _version() -> str:
@@ -234,7 +275,8 @@ def _tables(t, slot):
 
 
 def read(content: bytes) -> dict:
-    """{name, description, version, min_parser_version, inputs, outputs, files} of a .tflite file."""
+    """{name, description, version, author, min_parser_version, inputs, outputs (name, description,
+    associated_file, normalization, score_threshold, stats), custom (name -> bytes), files} of a .tflite file."""
     model = tfl.Model.GetRootAs(bytearray(content), 0)
     index = next((model.Metadata(i).Buffer() for i in range(model.MetadataLength())
                   if model.Metadata(i).Name().decode() == METADATA_NAME), None)
@@ -251,16 +293,27 @@ def read(content: bytes) -> dict:
         files = _tables(t, 6)
         if files:
             out["associated_file"] = _str(files[0], 0)
-        units = _tables(t, 4)
-        if units:
-            norm = _table(units[0].Bytes, units[0].Indirect(units[0].Pos + _field(units[0], 1)))
-            mean_o, std_o = _field(norm, 0), _field(norm, 1)
-            out["normalization"] = (norm.Get(flatbuffers.number_types.Float32Flags, norm.Vector(mean_o)),
-                                    norm.Get(flatbuffers.number_types.Float32Flags, norm.Vector(std_o)))
+        f32 = flatbuffers.number_types.Float32Flags
+        for unit in _tables(t, 4):
+            kind = unit.Get(flatbuffers.number_types.Uint8Flags, unit.Pos + _field(unit, 0))
+            options = _table(unit.Bytes, unit.Indirect(unit.Pos + _field(unit, 1)))
+            if kind == NORMALIZATION_OPTIONS:
+                out["normalization"] = (options.Get(f32, options.Vector(_field(options, 0))),
+                                        options.Get(f32, options.Vector(_field(options, 1))))
+            elif kind == SCORE_THRESHOLDING_OPTIONS:
+                out["score_threshold"] = options.Get(f32, options.Pos + _field(options, 0))
+        stats = _field(t, 5)
+        if stats:
+            st = _table(t.Bytes, t.Indirect(t.Pos + stats))
+            out["stats"] = (st.Get(f32, st.Vector(_field(st, 1))), st.Get(f32, st.Vector(_field(st, 0))))
         return out
 
     with zipfile.ZipFile(io.BytesIO(content)) as z:
         files = {n: z.read(n).decode() for n in z.namelist()}
+    custom = {}
+    for c in _tables(subgraph, 9):
+        o = _field(c, 1)
+        custom[_str(c, 0)] = bytes(c.Bytes[c.Vector(o):c.Vector(o) + c.VectorLen(o)])
     return {"name": _str(root, 0), "description": _str(root, 1), "version": _str(root, 2),
-            "min_parser_version": _str(root, 7), "inputs": [tensor(t) for t in _tables(subgraph, 2)],
+            "author": _str(root, 4), "min_parser_version": _str(root, 7), "custom": custom, "inputs": [tensor(t) for t in _tables(subgraph, 2)],
             "outputs": [tensor(t) for t in _tables(subgraph, 3)], "files": files}

@@ -1,6 +1,7 @@
 r"""mnv2-classify: the top classes of one image (softmax probabilities) as JSON, and a captioned PNG.
 
   mnv2-classify --model=workspace/runs/classification/shapes --image=in.jpg --out=out.png
+  mnv2-classify --model=workspace/export/classification/shapes/shapes_int8.tflite --image=in.jpg
 
 The image gets the run's evaluation preprocessing (central crop, resize).
 """

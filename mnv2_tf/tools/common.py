@@ -91,7 +91,8 @@ def wrote(*paths: str) -> None:
 
 def define_prediction_flags(task: str, default_out: str) -> None:
     """The flags every one-image tool (classify / detect / segment) takes."""
-    flags.DEFINE_string("model", None, f"A {task} run directory.", required=True)
+    flags.DEFINE_string("model", None, f"A {task} run directory, or a .tflite file mnv2-export wrote (labels "
+                        "and normalization from its metadata).", required=True)
     flags.DEFINE_string("image", None, "Input image (JPEG/PNG/GIF/BMP).", required=True)
     flags.DEFINE_string("out", default_out, "Output PNG.")
 

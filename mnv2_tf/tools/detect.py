@@ -1,6 +1,7 @@
 r"""mnv2-detect: objects in one image, drawn into a PNG; detections as JSON on stdout.
 
   mnv2-detect --model=workspace/runs/detection/shapes --image=in.jpg --out=out.png
+  mnv2-detect --model=workspace/export/detection/shapes/shapes_int8.tflite --image=in.jpg
 
 Boxes are normalized (ymin, xmin, ymax, xmax); only detections at or above --min_score.
 """

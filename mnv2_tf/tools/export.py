@@ -18,7 +18,8 @@ from mnv2_tf.tools import common
 
 FLAGS = flags.FLAGS
 # Flags of one task's export options (`Task.export_options`), passed only when given.
-TASK_FLAGS = ("classifier_output", "detection_postprocess", "max_detections", "score_threshold", "regular_nms", "segmentation_output")
+TASK_FLAGS = ("classifier_output", "detection_postprocess", "max_detections", "score_threshold", "regular_nms",
+              "metadata_score_threshold", "segmentation_output")
 
 
 def define_flags():
@@ -36,12 +37,19 @@ def define_flags():
                         "(image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR; default: the run's).")
     flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the run's).")
     flags.DEFINE_bool("metadata", True, "Attach TFLite metadata (labels, normalization, output semantics).")
+    flags.DEFINE_string("name", None, "Metadata: model name (default: mnv2_tf <task> <run>).")
+    flags.DEFINE_string("version", None, "Metadata: model version (default: the mnv2_tf version).")
+    flags.DEFINE_string("author", "mnv2_tf", "Metadata: author.")
+    flags.DEFINE_string("description", None, "Metadata: description (default: network, task, type, run name "
+                        "and input size; no local paths).")
     flags.DEFINE_enum("classifier_output", None, ["probabilities", "logits"],
                       "Classification: softmax probabilities (default; what MediaPipe reads as scores) or logits.")
     flags.DEFINE_bool("detection_postprocess", None, "Detection: include the TFLite_Detection_PostProcess op "
                       "(default; --nodetection_postprocess: raw_boxes + raw_scores outputs).")
     flags.DEFINE_integer("max_detections", None, "Detection: detections the op returns (default: the run's head).")
     flags.DEFINE_float("score_threshold", None, "Detection: the op's score threshold (default: the run's head).")
+    flags.DEFINE_float("metadata_score_threshold", None, "Detection: the score below which phone runtimes "
+                       "(MediaPipe, Task Library) drop detections, written into the metadata (default 0.3).")
     flags.DEFINE_bool("regular_nms", None, "Detection: per-class NMS in the op, as the Keras model (default; the "
                       "reference exporter's faster class-agnostic NMS: --noregular_nms).")
     flags.DEFINE_enum("segmentation_output", None, ["probabilities", "labels"],
@@ -51,7 +59,8 @@ def define_flags():
 def options_from_flags() -> ExportOptions:
     task_options = {name: FLAGS[name].value for name in TASK_FLAGS if FLAGS[name].value is not None}
     return ExportOptions(tuple(FLAGS.quantization), FLAGS.calibration_steps, FLAGS.input_type, FLAGS.output_type,
-                         FLAGS.verify_split, FLAGS.verify_images, FLAGS.dataset, FLAGS.data_dir, FLAGS.metadata, task_options)
+                         FLAGS.verify_split, FLAGS.verify_images, FLAGS.dataset, FLAGS.data_dir, FLAGS.metadata,
+                         FLAGS.name, FLAGS.version, FLAGS.author, FLAGS.description, task_options)
 
 
 def main(argv):

@@ -1,6 +1,7 @@
 r"""mnv2-segment: one image with a coloured class overlay and a legend; class pixel shares as JSON.
 
   mnv2-segment --model=workspace/runs/segmentation/shapes --image=in.jpg --out=out.png
+  mnv2-segment --model=workspace/export/segmentation/shapes/shapes_int8.tflite --image=in.jpg
   mnv2-segment ... --multi_scale     # the paper's MF inference (6 scales + flip)
 
 The image is resized to the run's input size, segmented, and the labels resized

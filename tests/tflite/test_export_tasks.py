@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mnv2_tf import compat
-from mnv2_tf.detection.export import OUTPUTS as DETECTION_OUTPUTS
+from mnv2_tf.detection.export import DetectionExportOptions
+from mnv2_tf.detection.export import output_metadata
 from mnv2_tf.errors import ExportError, ModelFileError
 from mnv2_tf.tflite import convert
 from mnv2_tf.tflite import metadata as tflite_metadata
@@ -41,7 +42,7 @@ def test_detection_exports_with_the_postprocess_op(detection_run, tmp_path):
         # metadata lists outputs in the subgraph's order, whatever order the converter chose
         by_index = {i: n for n, i in compat.signature_output_indices(runner.interpreter).items()}
         order = [by_index[d["index"]] for d in runner.interpreter.get_output_details()]
-        assert [o["name"] for o in meta["outputs"]] == [DETECTION_OUTPUTS[n]["name"] for n in order]
+        assert [o["name"] for o in meta["outputs"]] == [output_metadata(DetectionExportOptions())[n]["name"] for n in order]
         assert meta["files"]["labels.txt"].split() == ["circle", "square", "triangle", "star", "cross", "ring"]
         assert b"TFLite_Detection_PostProcess" in content
     int8 = reports[1]
@@ -54,6 +55,15 @@ def test_detection_raw_export_matches_keras_map(detection_run, tmp_path):
     assert abs(r["verification"]["keras_mAP@0.5"] - r["verification"]["tflite_mAP@0.5"]) < 1e-3
     assert b"TFLite_Detection_PostProcess" not in open(r["file"], "rb").read()
     assert TFLiteRunner(open(r["file"], "rb").read()).output_names == ["raw_boxes", "raw_scores"]
+    # What MediaPipe's 2-output SSD detector needs (the MediaPipe client test runs it)
+    meta = tflite_metadata.read(open(r["file"], "rb").read())
+    assert sorted(o["name"] for o in meta["outputs"]) == ["location", "score"]
+    assert meta["files"]["labels.txt"].split() == ["background", "circle", "square", "triangle", "star", "cross", "ring"]
+    assert [o.get("score_threshold") for o in meta["outputs"] if o["name"] == "score"] == [pytest.approx(0.3)]
+    options = meta["custom"]["DETECTOR_METADATA"]
+    assert options[4:8] == b"V001" and meta["min_parser_version"] == "1.5.0"
+    anchors = r["outputs"][0]["shape"][1]  # raw_boxes [1, anchors, 4]
+    assert anchors > 50 and len(options) > anchors * 16  # every anchor: four floats
 
 
 def test_segmentation_exports_all_types(segmentation_run, tmp_path):
@@ -88,7 +98,11 @@ def test_metadata_of_a_classifier(smoke_run, tmp_path):
     assert meta["outputs"][0]["name"] == "probability" and meta["outputs"][0]["associated_file"] == "labels.txt"
     out = TFLiteRunner(open(r["file"], "rb").read()).outputs(np.zeros((2, 64, 64, 3), np.float32))
     np.testing.assert_allclose(out["probabilities"].sum(-1), 1.0, atol=1e-5)  # what phone apps read as scores
-    (logits,) = export(smoke_run, _options("float32", verify_images=8, classifier_output="logits"), str(tmp_path))
+    assert meta["inputs"][0]["stats"] == (-1.0, 1.0)  # a float input holds the normalized range
+    (logits,) = export(smoke_run, _options("float32", verify_images=8, classifier_output="logits", name="Shapes",
+                                           version="2.1", author="me", description="My shapes."), str(tmp_path))
+    meta = tflite_metadata.read(open(logits["file"], "rb").read())
+    assert (meta["name"], meta["version"], meta["author"], meta["description"]) == ("Shapes", "2.1", "me", "My shapes.")
     assert logits["file"].endswith("smoke_logits_float32.tflite") and logits["verification"]["passed"]
     assert json.load(open(r["file"][:-7] + ".json"))["verification"]["passed"]
     x = keras.Input((4,))
@@ -102,4 +116,5 @@ def test_an_output_without_metadata_is_an_error():
     content = convert.convert(keras.Model(x, keras.layers.Dense(2)(x)), "float32",
                               endpoint=lambda image: {"renamed": image * 2.0})
     with pytest.raises(ExportError, match="no metadata for the outputs \\['renamed'\\]"):
-        tflite_metadata.attach(content, "m", "d", (4, 1), ["a", "b"], {"logits": {"name": "logits"}})
+        tflite_metadata.attach(content, tflite_metadata.ModelInfo("m", "d"), (4, 1), ["a", "b"],
+                               {"logits": {"name": "logits"}})

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from mnv2_tf import runs
 from mnv2_tf.data import tfds_io
+from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.tflite.export import ExportOptions, export
 from mnv2_tf.tflite.runner import TFLiteRunner
 
@@ -88,6 +89,40 @@ def test_detector_in_mediapipe(detection_run, pixels, tmp_path):
                 matched += any(n == name and abs(s - score) <= tolerance and np.abs(b - box).max() < 2.0
                                for n, s, b in ours)
         assert total > 0 and matched == total, (report["quantization"], matched, total)
+
+
+def _decoded(raw_boxes, anchors, scales=(10.0, 10.0, 5.0, 5.0)):
+    """(ymin, xmin, ymax, xmax) of raw (ty, tx, th, tw) encodings against center-size anchors."""
+    y, x, h, w = anchors.T
+    cy, cx = raw_boxes[..., 0] / scales[0] * h + y, raw_boxes[..., 1] / scales[1] * w + x
+    hh, ww = np.exp(raw_boxes[..., 2] / scales[2]) * h, np.exp(raw_boxes[..., 3] / scales[3]) * w
+    return np.stack([cy - hh / 2, cx - ww / 2, cy + hh / 2, cx + ww / 2], -1)
+
+
+def test_raw_detector_in_mediapipe(detection_run, pixels, tmp_path):
+    """The 2-output form: MediaPipe decodes boxes with DETECTOR_METADATA's anchors and runs its own NMS.
+    Every detection it returns must be one (anchor, class) of the interpreter's raw outputs."""
+    names = ["background", *runs.read_labels(detection_run)]
+    (report,) = export(detection_run, ExportOptions(("float32",), verify_images=16,
+                                                    task_options={"detection_postprocess": False}),
+                       str(tmp_path / "export"))
+    got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
+    assert not WARNING.search(stderr), stderr
+    want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
+    _, config = runs.load_run(detection_run)
+    anchors = anchor_lib.to_center_size(anchor_lib.generate(64, 64, config.head.anchors))
+    matched, total = 0, 0
+    for i in range(len(pixels)):
+        boxes, scores = np.clip(_decoded(want["raw_boxes"][i], anchors), 0, 1) * 64, want["raw_scores"][i]
+        for j in range(int(got["count"][i])):
+            total += 1
+            c = names.index(got["names"][i, j])
+            near = np.abs(boxes - got["boxes"][i, j]).max(-1) < 2.0
+            matched += bool(c > 0 and (near & (np.abs(scores[:, c] - got["scores"][i, j]) <= 1e-5)).any())
+        top = np.unravel_index(scores[:, 1:].argmax(), scores[:, 1:].shape)
+        assert got["scores"][i, :].max() == pytest.approx(scores[top[0], top[1] + 1], abs=1e-5)
+    print(f"raw detector in MediaPipe: {matched}/{total} detections are interpreter (anchor, class) pairs")
+    assert total > 0 and matched == total, (matched, total)
 
 
 def test_segmenter_in_mediapipe(segmentation_run, pixels, tmp_path):
