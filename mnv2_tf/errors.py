@@ -41,7 +41,7 @@ class CheckpointError(Mnv2Error, RuntimeError):
 
 
 class NaNLossError(Mnv2Error, RuntimeError):
-    """Training produced a non-finite loss or weights (the last good checkpoint is kept)."""
+    """Training produced a non-finite or diverging loss, or non-finite weights (checkpoints are left as they are)."""
 
     exit_code = 3
 

@@ -29,15 +29,14 @@ def predict_file(model_path: str, task: str, image_path: str, out_png: str, **op
     draws the result into `out_png`; returns the task's JSON summary. `options` are the task's
     (min_score, multi_scale, top_k)."""
     task_class = tasks.task_class(task)
+    pixels = read_image(image_path)
     if model_path.endswith(".tflite"):
         from mnv2_tf.tflite.model_file import TFLiteModel
 
         model = TFLiteModel.open(model_path)
-        pixels = read_image(image_path)
         prediction, names = task_class.predict_tflite(model, pixels, **options), model.labels
     else:
         model, config, names = runs.load_task_run(model_path, task)
-        pixels = read_image(image_path)
         prediction = task_class.predict(model, config, pixels, **options)
     picture = task_class.draw(pixels, prediction, names, **options)
     try:

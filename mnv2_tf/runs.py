@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from mnv2_tf.errors import CheckpointError, ModelFileError
+from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError
 
 CONFIG, LABELS, MODEL, METRICS = "config.json", "labels.txt", "model.keras", "metrics.json"
 
@@ -37,15 +37,46 @@ def write_atomic(path: str, content) -> str:
     return path
 
 
+def writable_dir(path: str, flag: str) -> None:
+    """Creates folder `path` if needed; InputFileError naming `flag` when it is a file or not writable."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InputFileError(f"{flag} {path} is a file, not a folder: pass a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".tmp-write-test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise InputFileError(f"cannot write into {flag} {path} ({e.strerror}): pass a writable folder") from None
+
+
+def _config_json(path: str) -> dict:
+    """The JSON object in a run's config.json, or a ModelFileError naming the file and what is wrong."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}): restore "
+                             "it from a backup, or use another --model_dir") from None
+    except OSError as e:
+        raise ModelFileError(f"cannot read {path}: {e.strerror}") from None
+    missing = [k for k in ("task", "name", "model", "data", "train") if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise ModelFileError(f"{path} lacks {', '.join(missing)}: it is not a config mnv2-train wrote; restore "
+                             "it from a backup, or use another --model_dir")
+    return data
+
+
 def read_config(run_dir: str):
     from mnv2_tf.experiments.schema import ExperimentConfig
 
     path = os.path.join(run_dir, CONFIG)
     if not os.path.exists(path):
         return None
+    data = _config_json(path)
     try:
-        with open(path) as f:
-            return ExperimentConfig.from_dict(json.load(f))
+        return ExperimentConfig.from_dict(data)
     except (ValueError, KeyError, TypeError) as e:
         raise ModelFileError(f"{path} is not a config this version reads ({type(e).__name__}: {e})") from None
 
@@ -109,8 +140,7 @@ def check_or_write_config(run_dir: str, config) -> None:
     path = os.path.join(run_dir, CONFIG)
     new = json.loads(config.to_json())
     if os.path.exists(path):
-        with open(path) as f:
-            old = json.load(f)
+        old = _config_json(path)
         changed = first_difference({k: old.get(k) for k in RECIPE_SECTIONS}, {k: new[k] for k in RECIPE_SECTIONS})
         if changed:
             raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "

@@ -13,7 +13,7 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
+from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, decode_images, scale_pixels, training_batches
 
 
 def _crop_window(shape, seed, crop_area):
@@ -86,27 +86,19 @@ class ClassificationSource:
 
 
 def train_dataset(source: ClassificationSource, batch_size: int, resolution, *, seed: int = 0,
-                  start_epoch: int = 0, start_step: int = 0, crop_area=(0.08, 1.0),
+                  start_step: int = 0, crop_area=(0.08, 1.0),
                   shuffle_buffer: int = 10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
-    """Endless deterministic training batches (images, labels) from (start_epoch, start_step).
+    """Endless deterministic training batches (images, labels) from global step `start_step`.
 
     Decoding and cropping are one step (`decode_and_crop`); corrupt images are dropped and counted.
     """
-    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
-                                shuffle_buffer)
-
     def prep(example):
         seeds = tf.random.experimental.stateless_split(example["seed"], 2)
-        if stats is not None:
-            stats.attempted.assign_add(1)
         image = _flip_resize(decode_and_crop(example["image"], seeds[0], crop_area), resolution, seeds[1])
-        if stats is not None:
-            with tf.control_dependencies([image]):
-                stats.decoded.assign_add(1)
-        return image, example["label"]
+        return tf.ensure_shape(image, [*resolution, 3]), example["label"]
 
-    return (stream.map(prep, num_parallel_calls=AUTOTUNE).ignore_errors()
-            .batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
+    return training_batches(source.raw(), source.num_examples, batch_size, seed, start_step, shuffle_buffer,
+                            prep, stats)
 
 
 def eval_dataset(source: ClassificationSource, batch_size: int, resolution, *, crop_fraction=0.875,

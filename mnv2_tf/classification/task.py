@@ -49,10 +49,10 @@ class ClassificationTask(Task):
         return [keras.metrics.SparseCategoricalAccuracy(name="top1"),
                 keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, self.config.model.num_classes), name="top5")]
 
-    def train_dataset(self, start_epoch: int = 0, start_step: int = 0):
+    def train_dataset(self, start_step: int = 0):
         d = self.config.data
         return data.train_dataset(self.source(d.train_split), self.config.train.batch_size, self.resolution,
-                                  seed=d.seed, start_epoch=start_epoch, start_step=start_step,
+                                  seed=d.seed, start_step=start_step,
                                   crop_area=d.crop_area, shuffle_buffer=d.shuffle_buffer, stats=self.decode_stats)
 
     def eval_dataset(self, split: str | None = None, batch_size: int | None = None):

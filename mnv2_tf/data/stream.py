@@ -1,9 +1,8 @@
 """What the three tasks' input pipelines share: pixel scaling, decoding, the addressable stream.
 
-The training stream is deterministic under a seed and addressable by position:
-epoch e is the split shuffled with seed + e, and every random choice for an
-example is a stateless function of (seed, epoch, index). So a run resumed at
-(epoch, step) sees exactly the batches the interrupted run would have seen.
+The training stream is deterministic under a seed and addressable by step
+(`training_batches`): a run resumed at step k sees exactly the batches the
+interrupted run would have seen.
 
 Corrupt images are dropped, never fatal, and counted in `DecodeStats`.
 """
@@ -38,34 +37,72 @@ class DecodeStats:
 
 
 def decode_images(dataset: tf.data.Dataset, stats: DecodeStats | None, key: str = "image"):
-    """Decodes `key` (encoded bytes) to uint8 HxWx3; drops (and counts) corrupt ones."""
+    """Decodes `key` (encoded bytes) to uint8 HxWx3; drops (and counts) corrupt ones (evaluation passes)."""
 
     def decode(example):
         if stats is not None:
             stats.attempted.assign_add(1)
-        image = tf.io.decode_image(example[key], channels=3, expand_animations=False)
-        image = tf.ensure_shape(image, [None, None, 3])
+        example = decode_example(example, key)
         if stats is not None:
-            with tf.control_dependencies([image]):
+            with tf.control_dependencies([example[key]]):
                 stats.decoded.assign_add(1)
-        return {**example, key: image}
+        return example
 
     return dataset.map(decode, num_parallel_calls=AUTOTUNE).ignore_errors()
 
 
-def addressable_stream(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, start_epoch: int,
-                       start_step: int, shuffle_buffer: int) -> tf.data.Dataset:
-    """The endless training stream of any task, from (start_epoch, start_step).
+def decode_example(example: dict, key: str = "image") -> dict:
+    """`key` (encoded bytes) decoded to uint8 HxWx3 (raises on a corrupt image)."""
+    image = tf.io.decode_image(example[key], channels=3, expand_animations=False)
+    return {**example, key: tf.ensure_shape(image, [None, None, 3])}
 
-    Epoch e is `raw` (n examples) shuffled with seed + e; each example gets a
-    "seed" [seed, global position] for its stateless augmentation, so the stream
-    is deterministic and addressable (exact resume).
+
+def _placeholder(spec):
+    if not spec.shape.is_fully_defined():
+        raise ValueError(f"training examples need static shapes to stand in for a corrupt one, got {spec}")
+    return tf.zeros(spec.shape, spec.dtype)
+
+
+def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, start_step: int,
+                     shuffle_buffer: int, prepare, stats: DecodeStats | None = None) -> tf.data.Dataset:
+    """The endless training batches of any task, from global step `start_step`: exact resume.
+
+    The raw stream is epoch after epoch of `raw` (n records), epoch e shuffled with seed + e;
+    record p of it (p = e * n + i) gets the "seed" [seed, p] for its stateless augmentation, and
+    step k is made of records [k * B, (k + 1) * B): a step's data depends on nothing but k, not on
+    where data epochs end (n need not divide by B) nor on how many images were dropped earlier.
+    `prepare(example) -> (x, y)` decodes and augments one record; a record it fails on (a corrupt
+    image) is left out of its own step only (that step is smaller), and counted in `stats`.
+    A run resumed at step k after a crash therefore sees exactly the batches the uninterrupted run
+    would have seen, while Keras keeps one iterator across its epochs.
     """
+    start_epoch, offset = divmod(start_step * batch_size, n)
 
     def epoch_stream(epoch):
         ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
         return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
 
-    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(start_step * batch_size)
-    return stream.map(lambda ex, pos: {**ex, "seed": tf.stack([tf.constant(seed, tf.int64), pos])},
-                      num_parallel_calls=AUTOTUNE)
+    def counted(example):
+        if stats is not None:
+            stats.attempted.assign_add(1)
+        out = prepare(example)
+        if stats is not None:
+            with tf.control_dependencies(tf.nest.flatten(out)):
+                stats.decoded.assign_add(1)
+        return out
+
+    def one(example, position):
+        example = {**example, "seed": tf.stack([tf.constant(seed, tf.int64), position])}
+        good = tf.data.Dataset.from_tensors(example).map(counted).ignore_errors()
+        stand_in = tf.nest.map_structure(_placeholder, good.element_spec)
+        good = good.map(lambda *x: (x, True))
+        return good.concatenate(tf.data.Dataset.from_tensors((stand_in, False))).take(1)
+
+    def keep_valid(x, valid):
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), x)
+
+    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(offset)
+    # One output per record, in order (deterministic interleave of one-element datasets), decoded in parallel.
+    stream = stream.interleave(one, cycle_length=16, block_length=1, num_parallel_calls=AUTOTUNE, deterministic=True)
+    batches = stream.batch(batch_size, drop_remainder=True).map(keep_valid, num_parallel_calls=AUTOTUNE)
+    return batches.filter(lambda *x: tf.shape(tf.nest.flatten(x)[0])[0] > 0).prefetch(AUTOTUNE)

@@ -30,10 +30,19 @@ MANUAL_FILES = {
 def open_dataset(data) -> tfds.core.DatasetBuilder:
     """The prepared builder of a DataConfig: one of our own-data sources (`own`) or a TFDS name."""
     data_dir = data.data_dir or workspace.data_dir()
-    if own.parse(data.dataset):
-        options = own.Options(data.validation_fraction, data.test_fraction, data.skip_missing, data.images_dir)
-        return own.open_builder(data.dataset, data_dir, options)
-    return get_builder(data.dataset, data_dir, data.manual_dir, data.download)
+    try:
+        if own.parse(data.dataset):
+            options = own.Options(data.validation_fraction, data.test_fraction, data.skip_missing, data.images_dir)
+            return own.open_builder(data.dataset, data_dir, options)
+        return get_builder(data.dataset, data_dir, data.manual_dir, data.download)
+    except (OSError, tf.errors.PermissionDeniedError, tf.errors.FailedPreconditionError) as e:
+        raise DatasetError(_unwritable(data.dataset, data_dir, e)) from None
+
+
+def _unwritable(name: str, data_dir: str, error: Exception) -> str:
+    why = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    return (f"cannot prepare {name} in --data_dir {data_dir} ({why.splitlines()[0][:200]}): pass a writable "
+            "--data_dir, or one where it is already prepared")
 
 
 def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,
@@ -55,7 +64,10 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
         return builder
     if base == "mnv2_shapes":
         print(f"Generating {name} into {data_dir} (no network needed)...", flush=True)
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except (OSError, tf.errors.PermissionDeniedError, tf.errors.FailedPreconditionError) as e:
+            raise DatasetError(_unwritable(name, data_dir, e)) from None
         return builder
     if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
         manual_dir = manual_dir or os.path.join(data_dir, "downloads", "manual")

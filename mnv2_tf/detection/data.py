@@ -21,7 +21,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from official.vision.ops import box_ops
 
-from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
+from mnv2_tf.data.stream import (AUTOTUNE, DecodeStats, decode_example, decode_images, scale_pixels,
+                                 training_batches)
 from mnv2_tf.detection import targets
 
 MIN_COVERED = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
@@ -105,20 +106,19 @@ def train_preprocess(example, resolution, anchors, box_scales, matched_threshold
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     boxes = tf.cond(flip, lambda: box_ops.horizontal_flip_boxes(boxes), lambda: boxes)
     image = scale_pixels(tf.clip_by_value(tf.image.resize(image, resolution), 0, 255))
-    return image, targets.encode(boxes, labels, anchors, box_scales, matched_threshold, unmatched_threshold)
+    encoded = targets.encode(boxes, labels, anchors, box_scales, matched_threshold, unmatched_threshold)
+    return tf.ensure_shape(image, [*resolution, 3]), tf.ensure_shape(encoded, [anchors.shape[0], 5])
 
 
 def train_dataset(source: DetectionSource, batch_size: int, resolution, anchors, box_scales,
-                  matched_threshold=0.5, unmatched_threshold=None, *, seed=0, start_epoch=0, start_step=0,
+                  matched_threshold=0.5, unmatched_threshold=None, *, seed=0, start_step=0,
                   crop_area=(0.1, 1.0), shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
-    """Endless deterministic (images, targets [B, N, 5]) batches from (start_epoch, start_step)."""
+    """Endless deterministic (images, targets [B, N, 5]) batches from global step `start_step`."""
     anchors = tf.constant(anchors)
-    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
-                                shuffle_buffer)
-    stream = decode_images(stream, stats)
-    prep = lambda ex: train_preprocess(ex, resolution, anchors, box_scales, matched_threshold, crop_area,  # noqa: E731
-                                       unmatched_threshold)
-    return stream.map(prep, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    prep = lambda ex: train_preprocess(decode_example(ex), resolution, anchors, box_scales,  # noqa: E731
+                                       matched_threshold, crop_area, unmatched_threshold)
+    return training_batches(source.raw(), source.num_examples, batch_size, seed, start_step, shuffle_buffer,
+                            prep, stats)
 
 
 def eval_examples(source: DetectionSource, resolution, anchors, box_scales, matched_threshold=0.5,

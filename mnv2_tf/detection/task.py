@@ -52,10 +52,10 @@ class DetectionTask(Task):
         return dict(anchors=self.anchors, box_scales=h.box_scales, matched_threshold=h.matched_threshold,
                     unmatched_threshold=h.unmatched_threshold)
 
-    def train_dataset(self, start_epoch: int = 0, start_step: int = 0):
+    def train_dataset(self, start_step: int = 0):
         d = self.config.data
         return data.train_dataset(self.source(d.train_split), self.config.train.batch_size, self.resolution,
-                                  seed=d.seed, start_epoch=start_epoch, start_step=start_step,
+                                  seed=d.seed, start_step=start_step,
                                   crop_area=d.crop_area, shuffle_buffer=d.shuffle_buffer,
                                   stats=self.decode_stats, **self.target_args())
 

@@ -80,6 +80,8 @@ class TrainConfig:
     ema_decay: Optional[float] = None
     checkpoint_steps: int = 200
     keep_checkpoints: int = 3
+    divergence_loss: float = 1e4  # stop when the running loss exceeds this (0: off) ...
+    divergence_factor: float = 1e3  # ... or this many times its lowest value so far (0: off)
     strategy: str = "one_device"
     init_imagenet: bool = False
     init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its backbone is copied
@@ -139,6 +141,9 @@ class ExperimentConfig:
              f"eval_crop_fraction must be in (0, 1], got {self.data.eval_crop_fraction}"),
             (t.steps_per_execution >= 1, f"steps_per_execution must be >= 1, got {t.steps_per_execution}"),
             (t.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {t.keep_checkpoints}"),
+            (t.divergence_loss >= 0, f"divergence_loss must be >= 0 (0: off), got {t.divergence_loss}"),
+            (t.divergence_factor == 0 or t.divergence_factor > 1,
+             f"divergence_factor must be > 1 (0: off), got {t.divergence_factor}"),
             (t.learning_rate_batch_size >= 1, f"learning_rate_batch_size must be >= 1, got {t.learning_rate_batch_size}"),
             (t.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {t.warmup_epochs}"),
             (t.lr_decay_epochs > 0, f"lr_decay_epochs must be > 0, got {t.lr_decay_epochs}"),

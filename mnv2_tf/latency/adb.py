@@ -27,8 +27,17 @@ def adb_path() -> str:
     return path
 
 
+def _call(run, cmd: list[str], timeout: int):
+    """`run(cmd)` with a deadline: a hung adb or device is an AdbError, not a traceback."""
+    try:
+        return run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AdbError(f"`{' '.join(cmd)}` did not finish within {timeout} s: check the device (`adb devices`; "
+                       "unlock it, accept USB debugging) or restart the adb server (`adb kill-server`)") from None
+
+
 def devices(run=subprocess.run) -> list[str]:
-    out = run([adb_path(), "devices"], capture_output=True, text=True, timeout=30).stdout
+    out = _call(run, [adb_path(), "devices"], 30).stdout
     return [line.split()[0] for line in out.splitlines()[1:] if line.strip().endswith("device")]
 
 
@@ -67,7 +76,7 @@ class AdbTarget:
 
     def _adb(self, args, check=True):
         cmd = ["adb"] + (["-s", self.serial] if self.serial else []) + args
-        out = self.run(cmd, capture_output=True, text=True, timeout=600)
+        out = _call(self.run, cmd, 600)
         if check and out.returncode != 0:
             raise AdbError(f"{' '.join(cmd)} failed: {(out.stderr or out.stdout).strip()[-500:]}")
         return out
@@ -76,7 +85,7 @@ class AdbTarget:
         remote = f"{REMOTE_DIR}/{os.path.basename(model)}"
         self._adb(["push", model, remote])
         cmd = benchmark_command(remote, num_threads, num_runs, warmup_runs, self.cpu_mask, self.serial)
-        out = self.run(cmd, capture_output=True, text=True, timeout=1200)
+        out = _call(self.run, cmd, 1200)
         text = out.stdout + out.stderr
         try:
             return parse.parse(text)

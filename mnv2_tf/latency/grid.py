@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from mnv2_tf import analysis, runs, tasks
-from mnv2_tf.errors import ConfigError, InputFileError
+from mnv2_tf.errors import ConfigError, InputFileError, ModelFileError
 from mnv2_tf.latency import adb, host, report
 from mnv2_tf.tflite import convert
 
@@ -34,8 +34,19 @@ def _files(entries: list[str]) -> list[str]:
 
 def _spec_from_file(path: str) -> dict:
     """What the export's JSON report says about a file (if there is one)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        Interpreter(model_path=path)
+    except Exception as e:  # the interpreter's errors for a file that is not a model
+        raise ModelFileError(f"{path} is not a readable .tflite model ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
     sidecar = path[:-len(".tflite")] + ".json"
-    info = json.load(open(sidecar)) if os.path.exists(sidecar) else {}
+    try:
+        info = json.load(open(sidecar)) if os.path.exists(sidecar) else {}
+    except (OSError, ValueError):
+        print(f"warning: ignoring the unreadable export report {sidecar}", file=sys.stderr, flush=True)
+        info = {}
     model = info.get("model", {})
     quantization = info.get("quantization") or next((q for q in convert.QUANTIZATIONS if q in os.path.basename(path)),
                                                     "float32")
@@ -199,7 +210,10 @@ class LatencyOptions:
 
 def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str]]:
     """Builds what the options ask for, times it, writes the results; returns (rows, files written)."""
-    specs = specs_from_files(options.models)
+    if os.path.exists(options.out_dir):  # a file there is the first thing to say
+        runs.writable_dir(options.out_dir, "--out_dir")
+    specs = specs_from_files(options.models)  # then unreadable models, before anything is created
+    runs.writable_dir(options.out_dir, "--out_dir")
     folder = os.path.join(options.out_dir, "models")
     os.makedirs(folder, exist_ok=True)
     if options.grid or options.heads or options.splits:

@@ -17,7 +17,8 @@ import tensorflow_datasets as tfds
 
 from mnv2_tf.data.builders.voc_segmentation import CLASSES as VOC_CLASSES
 from mnv2_tf.data import tfds_io
-from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, addressable_stream, decode_images, scale_pixels
+from mnv2_tf.data.stream import (AUTOTUNE, DecodeStats, decode_example, decode_images, scale_pixels,
+                                 training_batches)
 from mnv2_tf.defaults import IGNORE_LABEL
 
 SCALES = tuple(0.5 + 0.25 * i for i in range(7))  # 0.5 ... 2.0
@@ -87,14 +88,15 @@ def eval_preprocess(image, mask, crop):
     return scale_pixels(tf.clip_by_value(image, 0, 255)), tf.ensure_shape(mask[:crop[0], :crop[1], 0], crop)
 
 
-def train_dataset(source: SegmentationSource, batch_size: int, crop, *, seed=0, start_epoch=0, start_step=0,
+def train_dataset(source: SegmentationSource, batch_size: int, crop, *, seed=0, start_step=0,
                   shuffle_buffer=10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
-    """Endless deterministic (images, labels [B, H, W] int32, 255 = ignore) batches."""
-    stream = addressable_stream(source.raw(), source.num_examples, batch_size, seed, start_epoch, start_step,
-                                shuffle_buffer)
-    stream = decode_images(stream, stats)
-    prep = lambda ex: train_preprocess(ex["image"], ex["mask"], crop, ex["seed"])  # noqa: E731
-    return stream.map(prep, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    """Endless deterministic (images, labels [B, H, W] int32, 255 = ignore) batches from global step `start_step`."""
+    def prep(example):
+        example = decode_example(example)
+        return train_preprocess(example["image"], example["mask"], crop, example["seed"])
+
+    return training_batches(source.raw(), source.num_examples, batch_size, seed, start_step, shuffle_buffer,
+                            prep, stats)
 
 
 def eval_dataset(source: SegmentationSource, batch_size: int, crop, stats: DecodeStats | None = None):

@@ -48,10 +48,10 @@ class SegmentationTask(Task):
     def metrics(self) -> list:
         return [metrics.keras_mean_iou(self.config.head.num_classes, self.config.head.ignore_label)]
 
-    def train_dataset(self, start_epoch: int = 0, start_step: int = 0):
+    def train_dataset(self, start_step: int = 0):
         d = self.config.data
         return data.train_dataset(self.source(d.train_split), self.config.train.batch_size, self.resolution,
-                                  seed=d.seed, start_epoch=start_epoch, start_step=start_step,
+                                  seed=d.seed, start_step=start_step,
                                   shuffle_buffer=d.shuffle_buffer, stats=self.decode_stats)
 
     def eval_dataset(self, split: str | None = None, batch_size: int | None = None):

@@ -146,7 +146,8 @@ class Task:
     def metrics(self) -> list:
         return []
 
-    def train_dataset(self, start_epoch: int = 0, start_step: int = 0):
+    def train_dataset(self, start_step: int = 0):
+        """Endless (x, y) training batches from global step `start_step` (`data.stream.training_batches`)."""
         raise NotImplementedError
 
     def eval_dataset(self, split: str | None = None, batch_size: int | None = None):

@@ -53,15 +53,6 @@ class ExportOptions:
                               "or float32")
 
 
-def _check_out_dir(out_dir: str) -> None:
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise ExportError(f"cannot create the output folder {out_dir}: {e.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise ExportError(f"the output folder {out_dir} is not writable")
-
-
 def _sample(task, split: str, count: int) -> Sample:
     images, labels = [], []
     for x, y in task.eval_dataset(split, 50):
@@ -99,7 +90,7 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
     task_options = task.export_task_options(options.task_options)
     run_name = os.path.basename(os.path.normpath(run_dir))
     out_dir = out_dir or workspace.export_dir(config.task, run_name)
-    _check_out_dir(out_dir)
+    runs.writable_dir(out_dir, "--out_dir")
     sample = _sample(task, options.verify_split or task.held_out_split(), options.verify_images)
     calibration = None
     if "int8" in options.quantizations and options.calibration_steps > 0:

@@ -10,8 +10,10 @@ addressable), and refuses a config with another task, model or head.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -20,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from mnv2_tf import compat, runs, tasks, workspace
+from mnv2_tf.data.stream import DecodeStats
 from mnv2_tf.errors import InputFileError
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.training import checkpointing, distribute, optim
@@ -80,8 +83,21 @@ def _jit_compile(setting: str) -> bool:
     return setting == "on"
 
 
+def _make_run_dir(work_dir: str) -> bool:
+    """Creates the run directory (True if this call created it), or says why it cannot."""
+    created = not os.path.exists(work_dir)
+    runs.writable_dir(work_dir, "--model_dir")
+    for tmp in glob.glob(os.path.join(work_dir, ".tmp-*")):  # a write a kill interrupted
+        os.remove(tmp)
+    return created
+
+
 def train(config, model_dir: str, verbose: int = 1) -> dict:
-    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics."""
+    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics.
+
+    A start that fails before the first checkpoint (a bad flag the data reveals, missing weights,
+    a loss that is NaN at once) removes the run directory it created, so a rerun starts clean.
+    """
     config.validate()
     init = workspace.resolve_run(config.train.init_checkpoint)
     if init and not os.path.exists(init):  # only training needs it: evaluation and export read the run
@@ -96,8 +112,18 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     work_dir = model_dir if chief else os.path.join(model_dir, "workers", distribute.worker_id())
     task = tasks.create(config)  # checks dataset, splits and classes first
     config = task.config  # with the class count the data gives when the config leaves it open
+    created = _make_run_dir(work_dir)
+    ckpt_dir = os.path.join(work_dir, "checkpoints")
+    try:
+        return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
+    except BaseException:
+        if created and not checkpointing.list_checkpoints(ckpt_dir):
+            shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+
+
+def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     steps, epochs = task.steps_per_epoch(), config.train.epochs
-    os.makedirs(work_dir, exist_ok=True)
     runs.check_or_write_config(work_dir, config)
     runs.write_atomic(os.path.join(work_dir, runs.LABELS), "\n".join(task.class_names) + "\n")
 
@@ -110,18 +136,20 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
                       jit_compile=_jit_compile(config.train.jit_compile))
         eval_ds = task.eval_dataset().with_options(_shard_by_data())
         compat.build_before_fit(model, next(iter(eval_ds)))
-        ckpt_dir = os.path.join(work_dir, "checkpoints")
         step = checkpointing.restore_latest(model, ckpt_dir) or 0
     total = steps * epochs
-    if step:
+    if step >= total:
+        print(f"The run is already trained (step {step} of {total}, checkpoint in {ckpt_dir}): evaluating it and "
+              "writing model.keras again", file=sys.stderr, flush=True)
+    elif step:
         print(f"Resuming from step {step} of {total} (epoch {step // steps + 1}, "
               f"batch {step % steps}) in {ckpt_dir}", file=sys.stderr, flush=True)
 
-    callbacks = [checkpointing.NaNGuard(),
-                 checkpointing.StepCheckpoint(ckpt_dir, config.train.checkpoint_steps,
-                                              config.train.keep_checkpoints),
+    t = config.train
+    callbacks = [checkpointing.LossGuard(ckpt_dir, t.checkpoint_steps, t.divergence_loss, t.divergence_factor),
+                 checkpointing.StepCheckpoint(ckpt_dir, t.checkpoint_steps, t.keep_checkpoints),
                  keras.callbacks.TensorBoard(os.path.join(work_dir, "logs")),
-                 Throughput(config.train.batch_size, task.decode_stats)]
+                 Throughput(t.batch_size, task.decode_stats)]
     if model.optimizer.use_ema:
         callbacks.append(keras.callbacks.SwapEMAWeights())
     shard = _shard_by_data()
@@ -129,18 +157,21 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     epoch, batch = divmod(step, steps)
     if step < total and batch:
         with _ema_not_finalized(model.optimizer):
-            model.fit(task.train_dataset(epoch, batch).with_options(shard), initial_epoch=epoch,
+            model.fit(task.train_dataset(step).with_options(shard), initial_epoch=epoch,
                       epochs=epoch + 1, steps_per_epoch=steps - batch, **fit)
         epoch += 1
     if epoch < epochs:
-        model.fit(task.train_dataset(epoch, 0).with_options(shard), initial_epoch=epoch,
+        model.fit(task.train_dataset(epoch * steps).with_options(shard), initial_epoch=epoch,
                   epochs=epochs, steps_per_epoch=steps, **fit)
     elif model.optimizer.use_ema:  # restored a finished run: use the averaged weights
         model.optimizer.finalize_variable_values(model.trainable_weights)
 
-    metrics = task.evaluate(model, EvalOptions(config.data.eval_split, config.train.batch_size))
+    skipped_in_training = task.decode_stats.skipped  # training and its per-epoch validation passes
+    task.decode_stats = DecodeStats()  # the final evaluation counts its own pass
+    metrics = task.evaluate(model, EvalOptions(config.data.eval_split, t.batch_size))
     metrics.update(step=checkpointing.global_step(model), split=config.data.eval_split,
-                   corrupt_images_skipped=task.decode_stats.skipped)
+                   corrupt_images_skipped=task.decode_stats.skipped,
+                   corrupt_images_skipped_in_training=skipped_in_training)
     runs.write_atomic(os.path.join(work_dir, runs.MODEL), model.save)  # non-chief workers write under workers/
     runs.write_atomic(os.path.join(work_dir, runs.METRICS), json.dumps(metrics, indent=1))
     return metrics

@@ -29,15 +29,44 @@ def test_training_batches_are_scaled_and_deterministic(source):
     assert not np.array_equal(other[0].numpy(), x.numpy())
 
 
-def test_stream_resumes_at_any_epoch_and_step(source):
-    steps = source.num_examples // 32  # 8 per epoch
-    full = [b for b in C.train_dataset(source, 32, (32, 32)).take(steps + 3)]
-    resumed = next(iter(C.train_dataset(source, 32, (32, 32), start_epoch=1, start_step=2)))
-    np.testing.assert_array_equal(resumed[0].numpy(), full[steps + 2][0].numpy())
-    # Epoch 1 visits every example once, in a new order.
-    labels_e0 = np.concatenate([b[1].numpy() for b in full[:steps]])
-    assert sorted(labels_e0) == sorted(np.concatenate([b[1].numpy() for b in
-                                                       C.train_dataset(source, 32, (32, 32), start_epoch=1).take(steps)]))
+def test_stream_resumes_at_any_step_when_the_batch_does_not_divide_the_split(source):
+    """Step k is records [k B, (k + 1) B) of the epoch-after-epoch stream (256 % 24 = 16): a resumed
+    stream gives the batches the uninterrupted one gave, inside epoch 0, across and after a boundary."""
+    steps = source.num_examples // 24  # 10 Keras steps per epoch; data epoch 0 ends inside step 10
+    full = [b for b in C.train_dataset(source, 24, (32, 32)).take(2 * steps + 3)]
+    for step in (3, steps, steps + 1, 2 * steps + 2):
+        resumed = next(iter(C.train_dataset(source, 24, (32, 32), start_step=step)))
+        np.testing.assert_array_equal(resumed[0].numpy(), full[step][0].numpy(), err_msg=f"step {step}")
+        np.testing.assert_array_equal(resumed[1].numpy(), full[step][1].numpy())
+    # Each data epoch visits every example once, in a new order.
+    labels = np.concatenate([b[1].numpy() for b in full])
+    n = source.num_examples
+    assert sorted(labels[:n]) == sorted(labels[n:2 * n]) and not np.array_equal(labels[:n], labels[n:2 * n])
+
+
+def _records(n, corrupt=()):
+    images = [b"not an image" if i in corrupt else _png(i) for i in range(n)]
+    return tf.data.Dataset.from_tensor_slices({"image": images, "label": list(range(n))})
+
+
+def test_a_corrupt_image_leaves_only_its_own_step_and_resume_stays_exact():
+    def prepare(ex):
+        return tf.image.resize(stream.decode_example(ex)["image"], (8, 8)), ex["label"]
+
+    def batches(start, stats=None, take=7):
+        return [tuple(t.numpy() for t in b) for b in stream.training_batches(
+            _records(10, corrupt={4}), 10, 3, 0, start, 10, prepare, stats).take(take)]
+
+    stats = stream.DecodeStats()
+    full = batches(0, stats)
+    sizes = [len(b[1]) for b in full]
+    assert sorted(sizes)[:2] == [2, 2] and sizes.count(3) == 5  # record 4 missing once per data epoch
+    assert 4 not in np.concatenate([b[1] for b in full]) and stats.skipped >= 2
+    for start in (1, 3, 4, 5):
+        got = batches(start, take=2)
+        for (a, la), (b, lb) in zip(got, full[start:start + 2]):
+            np.testing.assert_array_equal(la, lb)
+            np.testing.assert_array_equal(a, b)
 
 
 def test_eval_is_one_ordered_pass_with_central_crop(source):

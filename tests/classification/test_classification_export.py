@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from mnv2_tf.errors import ExportError, ModelFileError
+from mnv2_tf.errors import ExportError, InputFileError, ModelFileError
 from mnv2_tf.tflite import checks, convert
 from mnv2_tf.tflite.export import ExportOptions, export
 from mnv2_tf.tflite.runner import TFLiteRunner
@@ -56,7 +56,7 @@ def test_export_errors_leave_nothing_behind(smoke_run, tmp_path):
         export(smoke_run, ExportOptions(("float32",), task_options={"segmentation_output": "labels"}), str(out))
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(ExportError, match="cannot create the output folder"):
+    with pytest.raises(InputFileError, match="cannot write into --out_dir"):
         export(smoke_run, ExportOptions(("float32",)), str(blocker / "sub"))
     assert not out.exists() or not any(f.suffix == ".tflite" for f in out.iterdir())
 

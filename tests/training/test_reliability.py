@@ -1,0 +1,220 @@
+"""Exact resume in every case, checkpoints verified on restore, and bad input that stops cleanly.
+
+Resume is checked bit for bit against an uninterrupted run with a batch that does not divide the
+split (256 % 24 = 16), at several points, with a planted corrupt image, and through SIGKILLs at
+seeded moments in the smoke runs of classification and detection.
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnv2_tf import experiments, runs
+from mnv2_tf.errors import NaNLossError
+from mnv2_tf.training import checkpointing
+from mnv2_tf.training.loop import train
+
+pytestmark = pytest.mark.slow
+BATCH, EPOCHS, EVERY = 24, 2, 4  # 10 steps per epoch; checkpoints at 4, 8, 10, 14, 18, 20
+STEPS = 256 // BATCH
+
+
+def _config(task, data_dir):
+    config = experiments.get("smoke", task)
+    config.data.data_dir = data_dir
+    t = config.train
+    t.batch_size, t.epochs, t.checkpoint_steps, t.keep_checkpoints = BATCH, EPOCHS, EVERY, 100
+    return config
+
+
+def _weights(run_dir):
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    return model.get_weights()
+
+
+def _assert_identical(a, b):
+    wa, wb = _weights(a), _weights(b)
+    assert len(wa) == len(wb)
+    differ = sum(not np.array_equal(x, y) for x, y in zip(wa, wb))
+    assert differ == 0, f"{differ} of {len(wa)} tensors differ"
+
+
+def _rewind(reference, run_dir, step):
+    """A copy of a finished run as a crash right after the checkpoint of `step` leaves it."""
+    shutil.copytree(reference, run_dir)
+    for name in ("model.keras", "metrics.json"):
+        os.remove(os.path.join(run_dir, name))
+    for s, path in checkpointing.list_checkpoints(os.path.join(run_dir, "checkpoints")):
+        if s > step:
+            os.remove(path)
+            os.remove(checkpointing.checksum_path(path))
+
+
+@pytest.fixture(scope="module")
+def references(data_dir, tmp_path_factory):
+    out = {}
+    for task in ("classification", "detection"):
+        run = str(tmp_path_factory.mktemp("reference") / task)
+        train(_config(task, data_dir), run, verbose=0)
+        out[task] = run
+    return out
+
+
+def _corrupted_copy(data_dir, tmp_path, index=5):
+    """The built-in dataset with training record `index` holding bytes that are no image."""
+    copy = tmp_path / "tfds"
+    shutil.copytree(data_dir, copy)
+    (shard,) = [os.path.join(d, f) for d, _, fs in os.walk(copy) for f in fs
+                if "mnv2_shapes-train.tfrecord" in f and "/64/" in d]
+    records = list(tf.data.TFRecordDataset(shard).as_numpy_iterator())
+    example = tf.train.Example.FromString(records[index])
+    example.features.feature["image"].bytes_list.value[0] = b"not an image"
+    records[index] = example.SerializeToString()
+    with tf.io.TFRecordWriter(shard) as writer:
+        for r in records:
+            writer.write(r)
+    return str(copy)
+
+
+def test_resume_inside_and_across_epochs_is_bit_identical(references, data_dir, tmp_path):
+    ref = references["classification"]
+    for step in (4, STEPS, 14):  # inside epoch 0, at the boundary, inside epoch 1
+        run = str(tmp_path / f"at{step}")
+        _rewind(ref, run, step)
+        metrics = train(_config("classification", data_dir), run, verbose=0)
+        assert metrics["step"] == EPOCHS * STEPS
+        _assert_identical(ref, run)
+    # More epochs later, as `--epochs=1` then `--epochs=2` (the outside check's case)
+    short = _config("classification", data_dir)
+    short.train.epochs = 1
+    run = str(tmp_path / "longer")
+    train(short, run, verbose=0)
+    train(_config("classification", data_dir), run, verbose=0)
+    _assert_identical(ref, run)
+
+
+def test_resume_is_exact_with_a_corrupt_image(data_dir, tmp_path):
+    corrupt = _corrupted_copy(data_dir, tmp_path)
+    config = _config("classification", corrupt)
+    ref = str(tmp_path / "ref")
+    metrics = train(config, ref, verbose=0)
+    assert metrics["corrupt_images_skipped_in_training"] >= EPOCHS and metrics["corrupt_images_skipped"] == 0
+    for step in (14,):  # past the corrupt record in both data epochs
+        run = str(tmp_path / f"at{step}")
+        _rewind(ref, run, step)
+        train(_config("classification", corrupt), run, verbose=0)
+        _assert_identical(ref, run)
+
+
+def _kill_loop(task, data_dir, run, seed):
+    cmd = [sys.executable, "-m", "mnv2_tf.tools.train", f"--task={task}", "--experiment=smoke",
+           f"--data_dir={data_dir}", f"--model_dir={run}", f"--batch_size={BATCH}", f"--epochs={EPOCHS}",
+           f"--checkpoint_steps={EVERY}", "--override=train.keep_checkpoints=100"]
+    rng = np.random.default_rng(seed)
+    ckpts = os.path.join(run, "checkpoints")
+    kills = []
+    for target in sorted(rng.choice(np.arange(2, EPOCHS * STEPS - 4), 3, replace=False)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            done = [s for s, _ in checkpointing.list_checkpoints(ckpts)]
+            if done and max(done) >= target:
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.6))  # inside a step, a checkpoint write or a validation pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills.append(max([s for s, _ in checkpointing.list_checkpoints(ckpts)] or [0]))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return kills
+
+
+@pytest.mark.parametrize("task", ["classification", "detection"])
+def test_three_sigkills_at_seeded_moments_end_bit_identical(task, references, data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    kills = _kill_loop(task, data_dir, run, seed=7)
+    assert kills[0] < EPOCHS * STEPS, kills  # at least one kill landed before the end
+    _assert_identical(references[task], run)
+    found = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))
+    assert found[0][0] == EPOCHS * STEPS and not [f for f in os.listdir(run) if f.startswith(".tmp-")]
+    assert all(checkpointing.verify(path) is None for _, path in found)
+
+
+def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(references, data_dir, tmp_path):
+    """The outside check: 16 values of a depthwise kernel set to 1e30, same size, newest checkpoint."""
+    import h5py
+
+    ref = references["classification"]
+    run = str(tmp_path / "run")
+    _rewind(ref, run, 14)
+    newest = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))[0][1]
+    with h5py.File(newest, "r+") as f:
+        names = []
+        f.visit(lambda n: names.append(n) if "depthwise" in n and isinstance(f[n], h5py.Dataset) else None)
+        data = f[names[0]]
+        values = data[()]
+        values.reshape(-1)[:16] = 1e30
+        data[...] = values
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        train(_config("classification", data_dir), run, verbose=0)
+    assert f"skipping checkpoint {newest}: sha256" in stderr.getvalue()
+    assert f"Resuming from step 10 of {EPOCHS * STEPS}" in stderr.getvalue()
+    assert os.path.exists(newest + ".rejected")  # kept for inspection, out of the way
+    _assert_identical(ref, run)  # the rerun from step 10 gives the uninterrupted result
+
+
+def test_non_finite_weights_in_a_checkpoint_are_rejected(tmp_path):
+    from mnv2_tf.backbone import mobilenet_v2
+    model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(5)
+    checkpointing.save_checkpoint(model, str(tmp_path), keep=3)
+    model.optimizer.iterations.assign(9)
+    weights = model.trainable_weights[0]
+    good = weights.numpy()
+    weights.assign(np.full(good.shape, np.nan, np.float32))
+    model.save_weights(str(tmp_path / "ckpt-000000009.weights.h5"))  # written without our checks: no sha256
+    weights.assign(good)
+    assert checkpointing.restore_latest(model, str(tmp_path)) == 5
+
+
+def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
+    config = _config("classification", data_dir)
+    config.train.learning_rate = 1e6  # diverges without reaching NaN at first
+    run = tmp_path / "run"
+    with pytest.raises(NaNLossError, match="training stopped: (the loss diverged|loss is).*No checkpoint was "
+                       "written yet") as caught:
+        train(config, str(run), verbose=0)
+    assert caught.value.exit_code == 3 and not run.exists()  # nothing half-made is left
+    config.train.learning_rate, config.train.divergence_factor = 0.002, 1.0001  # any rise over the lowest
+    with pytest.raises(NaNLossError, match="the loss diverged .* The newest checkpoint is step|No checkpoint"):
+        train(config, str(run), verbose=0)
+
+
+def test_a_finished_run_says_so_and_failed_starts_leave_nothing(references, data_dir, tmp_path, capfd):
+    run = str(tmp_path / "done")
+    shutil.copytree(references["classification"], run)
+    train(_config("classification", data_dir), run, verbose=0)
+    err = capfd.readouterr().err
+    assert f"already trained (step {EPOCHS * STEPS} of {EPOCHS * STEPS}" in err and "Resuming" not in err
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    assert metrics["split"] == "validation" and metrics["corrupt_images_skipped"] == 0
+    big = _config("classification", data_dir)
+    big.train.batch_size = 100000
+    with pytest.raises(Exception, match="batch_size 100000 exceeds"):
+        train(big, str(tmp_path / "new"), verbose=0)
+    assert not (tmp_path / "new").exists()
