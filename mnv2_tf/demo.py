@@ -90,8 +90,8 @@ def run_demo(task_name: str, root: str | None = None, verbose: int = 2) -> int:
     results = workspace.results_dir("latency", task_name, run_name, workspace=root)
     options = grid.LatencyOptions(models=[r["file"] for r in reports], reference="keras_applications",
                                   num_runs=100, out_dir=results)
-    rows, _ = grid.run(options)
-    print(report.markdown(rows))
+    rows, _, context = grid.run(options)
+    print(report.markdown(rows, context))
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Exported models: {export_dir}; "
           f"model: {os.path.join(run_dir, runs.MODEL)}; latency: {results}; "
           f"logs: tensorboard --logdir {os.path.join(run_dir, 'logs')}")

@@ -51,7 +51,7 @@ def writable_dir(path: str, flag: str) -> None:
         raise InputFileError(f"cannot write into {flag} {path} ({e.strerror}): pass a writable folder") from None
 
 
-def _config_json(path: str) -> dict:
+def _config_json(path: str, required=("task", "name", "model", "data", "train")) -> dict:
     """The JSON object in a run's config.json, or a ModelFileError naming the file and what is wrong."""
     try:
         with open(path) as f:
@@ -61,7 +61,7 @@ def _config_json(path: str) -> dict:
                              "it from a backup, or use another --model_dir") from None
     except OSError as e:
         raise ModelFileError(f"cannot read {path}: {e.strerror}") from None
-    missing = [k for k in ("task", "name", "model", "data", "train") if not isinstance(data, dict) or k not in data]
+    missing = [k for k in required if not isinstance(data, dict) or k not in data]
     if missing:
         raise ModelFileError(f"{path} lacks {', '.join(missing)}: it is not a config mnv2-train wrote; restore "
                              "it from a backup, or use another --model_dir")
@@ -140,7 +140,7 @@ def check_or_write_config(run_dir: str, config) -> None:
     path = os.path.join(run_dir, CONFIG)
     new = json.loads(config.to_json())
     if os.path.exists(path):
-        old = _config_json(path)
+        old = _config_json(path, ("task", "model"))
         changed = first_difference({k: old.get(k) for k in RECIPE_SECTIONS}, {k: new[k] for k in RECIPE_SECTIONS})
         if changed:
             raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "

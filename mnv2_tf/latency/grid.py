@@ -18,7 +18,7 @@ import numpy as np
 
 from mnv2_tf import analysis, runs, tasks
 from mnv2_tf.errors import ConfigError, InputFileError, ModelFileError
-from mnv2_tf.latency import adb, host, report
+from mnv2_tf.latency import adb, host, peak, report, tflm
 from mnv2_tf.tflite import convert
 
 
@@ -126,15 +126,25 @@ def _reference_files(specs, folder) -> dict:
 
 def measure(specs: list[dict], reference: str = "none", target: str = "host", num_threads: int = 1,
             num_runs: int = 50, warmup_runs: int = 5, rounds: int = 10, folder: str = ".",
-            adb_target: adb.AdbTarget | None = None, progress=None) -> list[dict]:
-    """Times `specs` (and the reference beside them); returns Table-4 rows."""
+            adb_target: adb.AdbTarget | None = None, progress=None, tflm_arena: bool = False) -> tuple[list[dict], dict]:
+    """Times `specs` (and the reference beside them, and the peak 1x1 conv on the same target);
+    returns (Table-4 rows, context: CPU, threads, one-core peak GMAC/s per type)."""
     if reference == "keras_applications":
         _reference_files(specs, folder)
-    files = [s["file"] for s in specs] + sorted({s["reference_file"] for s in specs if "reference_file" in s})
+    peak_files = peak.conv_files(folder)
+    files = ([s["file"] for s in specs] + sorted({s["reference_file"] for s in specs if "reference_file" in s})
+             + sorted(peak_files.values()))
     if target == "host":
         timings = host.time_models(files, num_threads, num_runs, warmup_runs, rounds, progress=progress)
+        cpu = peak.cpu_model()
     else:
         timings = {f: adb_target.time(f, num_threads, num_runs, warmup_runs) for f in files}
+        cpu = "the adb device"
+    context = {"cpu": cpu, "threads": num_threads}
+    for q, f in peak_files.items():  # the fastest run of the conv: what one core can do
+        ms = timings[f].get("min_ms") or timings[f].get("median_ms") or timings[f]["avg_ms"]
+        context[q] = peak.MACS / (ms / 1000) / 1e9 / (num_threads if target == "host" else 1)
+    context["float16"] = context["float32"]  # float16 files compute in float32 on CPU
     entries = []
     for s in specs:
         t = timings[s["file"]]
@@ -148,26 +158,28 @@ def measure(specs: list[dict], reference: str = "none", target: str = "host", nu
             if t.get("round_medians") and r.get("round_medians"):  # interleaved rounds: the ratio's spread
                 ratios = np.array(t["round_medians"]) / np.array(r["round_medians"])
                 entry["ratio_min"], entry["ratio_max"] = float(ratios.min()), float(ratios.max())
-        if "splits=" in s["network"]:
+        if "splits=" in s["network"] or tflm_arena:
             entry["peak_tensor_bytes"] = host.peak_tensor_bytes(s["file"])
+        if tflm_arena and s["quantization"] == "int8":
+            entry["tflm_arena_bytes"] = tflm.smallest_arena(s["file"])
         entries.append(entry)
-    return report.rows_for(entries)
+    return report.rows_for(entries, context), context
 
 
 def specs_from_files(entries: list[str]) -> list[dict]:
     return [_spec_from_file(f) for f in _files(entries)]
 
 
-def write_results(rows: list[dict], out_dir: str) -> list[str]:
+def write_results(rows: list[dict], out_dir: str, context: dict | None = None) -> list[str]:
     """latency.md / .csv / .json and one Figure 5 PNG per type; returns the paths written."""
     os.makedirs(out_dir, exist_ok=True)
-    written = [runs.write_atomic(os.path.join(out_dir, "latency.md"), report.markdown(rows) + "\n"),
+    written = [runs.write_atomic(os.path.join(out_dir, "latency.md"), report.markdown(rows, context) + "\n"),
                os.path.join(out_dir, "latency.csv"),
                runs.write_atomic(os.path.join(out_dir, "latency.json"), json.dumps(rows, indent=1))]
     report.write_csv(rows, written[1])
     for q in sorted({r["quantization"] for r in rows}):
         png = os.path.join(out_dir, f"figure5_{q}.png")
-        if report.plot(rows, png, q):
+        if report.plot(rows, png, q, context):
             written.append(png)
     return written
 
@@ -206,10 +218,12 @@ class LatencyOptions:
     benchmark_binary: str | None = None
     cpu_mask: str | None = "f0"
     serial: str | None = None
+    tflm_arena: bool = False  # also the smallest TFLite Micro arena of each int8 file (`latency.tflm`)
 
 
-def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str]]:
-    """Builds what the options ask for, times it, writes the results; returns (rows, files written)."""
+def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str], dict]:
+    """Builds what the options ask for, times it, writes the results; returns (rows, files written,
+    context: CPU, threads, the one-core peak measured beside the models)."""
     if os.path.exists(options.out_dir):  # a file there is the first thing to say
         runs.writable_dir(options.out_dir, "--out_dir")
     specs = specs_from_files(options.models)  # then unreadable models, before anything is created
@@ -224,6 +238,6 @@ def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str]]:
     target = None
     if options.target == "adb":
         target = adb.AdbTarget(options.benchmark_binary, options.serial, options.cpu_mask or None)
-    rows = measure(specs, options.reference, options.target, options.num_threads, options.num_runs,
-                   options.warmup_runs, options.rounds, folder, target, progress)
-    return rows, write_results(rows, options.out_dir)
+    rows, context = measure(specs, options.reference, options.target, options.num_threads, options.num_runs,
+                            options.warmup_runs, options.rounds, folder, target, progress, options.tflm_arena)
+    return rows, write_results(rows, options.out_dir, context), context

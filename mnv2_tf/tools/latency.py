@@ -37,6 +37,8 @@ def define_flags():
     flags.DEFINE_string("benchmark_binary", None, "adb: path of the TFLite benchmark_model for the device.")
     flags.DEFINE_string("cpu_mask", "f0", "adb: taskset mask of the big cores ('' for none).")
     flags.DEFINE_string("serial", None, "adb: device serial when several are connected.")
+    flags.DEFINE_bool("tflm_arena", False, "Also measure each int8 file's smallest TensorFlow Lite Micro arena "
+                      "(the RAM a microcontroller needs; Sec. 5.1) beside the liveness bound.")
 
 
 def options_from_flags() -> grid.LatencyOptions:
@@ -47,8 +49,8 @@ def options_from_flags() -> grid.LatencyOptions:
 
 
 def main(argv):
-    rows, written = grid.run(options_from_flags(), common.progress_printer("timing rounds"))
-    print(f"TFLite latency, target {FLAGS.target}, {FLAGS.num_threads} thread(s):\n" + report.markdown(rows))
+    rows, written, context = grid.run(options_from_flags(), common.progress_printer("timing rounds"))
+    print(f"TFLite latency, target {FLAGS.target}, {FLAGS.num_threads} thread(s):\n" + report.markdown(rows, context))
     for line in grid.split_summary(rows):
         print(line)
     common.wrote(*written)

@@ -114,10 +114,17 @@ def test_short_host_run_and_report(tmp_path):
     assert host.graph_signature(small) == host.graph_signature(_tiny(tmp_path, "small_again.tflite", 4))
     rows = report.rows_for([{"network": "tiny", "quantization": "float32", "madds": 1e6, "params": 1e3,
                              "size_bytes": 1000, "median_ms": 1.0, "p5_ms": 0.9, "p95_ms": 1.1,
-                             "reference_ms": 2.0, "ratio_min": 0.4, "ratio_max": 0.6, "same_graph": True}])
+                             "reference_ms": 2.0, "ratio_min": 0.4, "ratio_max": 0.6, "same_graph": True}],
+                           {"float32": 4.0})
     assert rows[0]["gmacs"] == pytest.approx(1.0) and rows[0]["ratio"] == 0.5
-    assert "| tiny | float32 |" in report.markdown(rows) and "| 0.500 (0.40-0.60) | yes |" in report.markdown(rows)
-    assert report.plot(rows, str(tmp_path / "fig.png")) and os.path.getsize(tmp_path / "fig.png") > 1000
+    assert rows[0]["peak_fraction"] == pytest.approx(0.25)  # against the peak measured in the same run
+    context = {"cpu": "Test CPU", "threads": 1, "float32": 4.0, "int8": 9.0}
+    text = report.markdown(rows, context)
+    assert "| tiny | float32 |" in text and "| 0.500 (0.40-0.60) | yes |" in text
+    assert text.startswith("Measured on Test CPU, 1 thread(s)") and "float32 4.0, int8 9.0 GMAC/s" in text
+    assert report.plot(rows, str(tmp_path / "fig.png"), context=context) and os.path.getsize(tmp_path / "fig.png") > 1000
+    many = [dict(rows[0], network=f"m{i}", madds=1e6 * (i + 1), median_ms=1.0 + i, p5_ms=0.9 + i, p95_ms=1.2 + i) for i in range(4)]
+    assert report.plot(many, str(tmp_path / "fig4.png"), context=context)
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnv2_tf import experiments, runs
+from mnv2_tf import experiments
 from mnv2_tf.errors import NaNLossError
 from mnv2_tf.training import checkpointing
 from mnv2_tf.training.loop import train
@@ -89,7 +89,7 @@ def _corrupted_copy(data_dir, tmp_path, index=5):
 
 def test_resume_inside_and_across_epochs_is_bit_identical(references, data_dir, tmp_path):
     ref = references["classification"]
-    for step in (4, STEPS, 14):  # inside epoch 0, at the boundary, inside epoch 1
+    for step in (4, 14):  # inside epoch 0, inside epoch 1 (the boundary: `longer` below)
         run = str(tmp_path / f"at{step}")
         _rewind(ref, run, step)
         metrics = train(_config("classification", data_dir), run, verbose=0)

@@ -1,0 +1,85 @@
+"""Sec. 5.1's memory saving in real runtimes: a Table-3-like memory table per model.
+
+  python benchmarks/section5_memory.py [--models=1.0/224,0.35/128,0.35/96] [--out=results.md]
+
+For each model and each split setting (unsplit; `analysis.memory_splits`, the blocks that
+set the peak split 2-5 ways; 6 splits everywhere), int8 with uint8 input and random
+weights (memory does not depend on the values):
+  - Table 3: the largest tensor that must be materialized (per resolution, paper Table 3);
+  - Eq. 2 bound: max over ops of |inputs| + |outputs| + the block's internal storage
+    (`analysis.profile`, 1 byte per activation as int8);
+  - liveness bound: non-constant tensors alive at once in the .tflite's execution order
+    (`latency.host.peak_tensor_bytes`);
+  - TFLM arena: the smallest arena TensorFlow Lite Micro allocates the model in
+    (`latency.tflm.smallest_arena`): the RAM a microcontroller must have.
+Prints a markdown table (stdout) with the change against unsplit per model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_list("models", ["1.0/224", "0.35/128", "0.35/96"], "width/resolution pairs.")
+flags.DEFINE_string("out", None, "Also write the table to this markdown file.")
+FLAGS = flags.FLAGS
+UNIFORM = 6
+
+
+def _row(width: float, size: int, splits, folder: str) -> dict:
+    from mnv2_tf import analysis
+    from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
+    from mnv2_tf.latency import host, tflm
+    from mnv2_tf.tflite import convert
+
+    config = BackboneConfig(width_multiplier=width, input_shape=(size, size, 3), num_classes=1000)
+    setting = analysis.memory_splits(config) if splits == "auto" else splits
+    model = mobilenet_v2(dataclasses.replace(config, expansion_splits=setting))
+    profile = analysis.profile(model, activation_bytes=1)
+    data = [np.random.default_rng(i).uniform(-1, 1, (1, size, size, 3)).astype(np.float32) for i in range(4)]
+    path = os.path.join(folder, f"m{width:g}_{size}_{splits}.tflite")
+    with open(path, "wb") as f:
+        f.write(convert.convert(model, "int8", data))
+    return {"model": f"{width:g}/{size}", "splits": str(splits), "table3": profile.materialized_max_bytes,
+            "eq2": profile.peak_memory_bytes,
+            "liveness": host.peak_tensor_bytes(path), "tflm": tflm.smallest_arena(path)}
+
+
+def table(rows: list[dict]) -> str:
+    kib = lambda b: f"{b / 1024:.1f} KiB"  # noqa: E731
+    lines = ["| model | splits | Table 3 (largest materialized tensor) | Eq. 2 bound | liveness bound | TFLM arena | "
+             "TFLM vs unsplit |", "|---|---|---|---|---|---|---|"]
+    base = {}
+    for r in rows:
+        base.setdefault(r["model"], r["tflm"])
+        change = r["tflm"] / base[r["model"]] - 1
+        lines.append(f"| {r['model']} | {r['splits']} | {kib(r['table3'])} | {kib(r['eq2'])} | {kib(r['liveness'])} | {kib(r['tflm'])} | "
+                     f"{change:+.0%} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    from mnv2_tf.latency import peak
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for item in FLAGS.models:
+            width, size = item.split("/")
+            for splits in (1, "auto", UNIFORM):
+                print(f"{item} splits={splits}...", file=sys.stderr, flush=True)
+                rows.append(_row(float(width), int(size), splits, folder))
+    text = f"int8, uint8 input; CPU: {peak.cpu_model()} (memory does not depend on it)\n\n{table(rows)}"
+    print(text)
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    app.run(main)

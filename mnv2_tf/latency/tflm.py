@@ -1,0 +1,85 @@
+"""TensorFlow Lite Micro, the microcontroller runtime: what Sec. 5's memory saving buys in RAM.
+
+TFLM plans every activation into one arena of a size fixed in advance (weights stay
+in the flatbuffer, i.e. flash). The smallest arena that allocates is therefore the
+model's RAM need; `smallest_arena` finds it by bisection with the `tflite-micro`
+package's interpreter (its reference kernels: slow, but the same planner as on a
+device), one short-lived process per attempt. `run` gives a file's outputs in TFLM, dequantized, to check TFLM runs our
+exports as LiteRT does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from mnv2_tf.errors import DeviceError, ModelFileError
+
+GRANULARITY = 256  # bytes: the bisection stops within this (TFLM aligns buffers to 16)
+
+
+def _runtime():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        raise DeviceError("TFLite Micro is not installed: pip install tflite-micro (a dependency of mnv2_tf; "
+                          "`make install` installs it)") from None
+    return runtime
+
+
+_ATTEMPT = ("import sys; from tflite_micro.python.tflite_micro import runtime; "
+            "runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2]))")
+
+
+def _allocates(path: str, arena: int) -> bool:
+    """Whether `path` allocates in an arena of `arena` bytes. Each attempt runs in its own process:
+    for some models TFLM crashes (SIGSEGV) instead of failing cleanly when the arena is a little short
+    (a kernel's Prepare uses a temporary it could not allocate); a crash counts as does not allocate."""
+    out = subprocess.run([sys.executable, "-c", _ATTEMPT, path, str(arena)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, timeout=300)
+    return out.returncode == 0
+
+
+def _content(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ModelFileError(f"cannot read {path}: {e.strerror}") from None
+
+
+def smallest_arena(path: str, upper: int = 64 << 20) -> int:
+    """The smallest TFLM arena (bytes, within GRANULARITY) in which `path` allocates."""
+    _runtime()  # installed?
+    _content(path)  # readable?
+    if not _allocates(path, upper):
+        raise ModelFileError(f"{path} does not allocate in TFLite Micro even with a {upper >> 20} MiB arena "
+                             "(an op TFLM lacks, or not a .tflite model)")
+    low, high = 0, upper  # low fails, high allocates
+    while high - low > GRANULARITY:
+        mid = (low + high) // 2
+        if _allocates(path, mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def run(path: str, images: np.ndarray, arena: int | None = None) -> np.ndarray:
+    """Output 0 for each image (uint8 [N, H, W, 3] raw pixels for a uint8 input), dequantized."""
+    runtime = _runtime()
+    content = _content(path)
+    interpreter = runtime.Interpreter.from_bytes(content, arena_size=arena or smallest_arena(path))
+    detail = interpreter.get_input_details(0)
+    outputs = []
+    for image in images:
+        interpreter.set_input(np.asarray(image[None], detail["dtype"]), 0)
+        interpreter.invoke()
+        out = interpreter.get_output(0).astype(np.float32)
+        q = interpreter.get_output_details(0)["quantization_parameters"]
+        if len(q["scales"]):
+            out = (out - q["zero_points"][0]) * q["scales"][0]
+        outputs.append(out[0])
+    return np.stack(outputs)
