@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 
 flags.DEFINE_list("models", ["1.0/224", "0.35/128", "0.35/96"], "width/resolution pairs.")
 flags.DEFINE_string("out", None, "Also write the table to this markdown file.")
@@ -65,6 +65,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.ERROR)  # the converter logs every SavedModel it writes
     from mnv2_tf.latency import peak
 
     rows = []

@@ -68,6 +68,7 @@ def test_classifier_in_mediapipe(smoke_run, pixels, tmp_path):
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
         assert list(got["names"]) == names
         np.testing.assert_array_equal(got["scores"].argmax(-1), want.argmax(-1))
+        print(f"classifier {report['quantization']}: max |MediaPipe - LiteRT| {np.abs(got['scores'] - want).max():.2e}")
         np.testing.assert_allclose(got["scores"], want, atol=TOLERANCE[report["quantization"]],
                                    err_msg=report["quantization"])
 
@@ -88,6 +89,7 @@ def test_detector_in_mediapipe(detection_run, pixels, tmp_path):
                 # MediaPipe reports integer pixels, origin and size each truncated: < 2 px off
                 matched += any(n == name and abs(s - score) <= tolerance and np.abs(b - box).max() < 2.0
                                for n, s, b in ours)
+        print(f"detector {report['quantization']}: {matched}/{total} detections matched")
         assert total > 0 and matched == total, (report["quantization"], matched, total)
 
 
@@ -131,4 +133,5 @@ def test_segmenter_in_mediapipe(segmentation_run, pixels, tmp_path):
         assert not WARNING.search(stderr), (report["quantization"], stderr)  # SEGMENTER_METADATA is read
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
         agreement = (got["category_mask"].reshape(want.shape[:3]) == want.argmax(-1)).mean()
+        print(f"segmenter {report['quantization']}: category mask agreement {agreement:.4%}")
         assert agreement >= 0.999, (report["quantization"], agreement)
