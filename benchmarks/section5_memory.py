@@ -11,7 +11,9 @@ weights (memory does not depend on the values):
   - liveness bound: non-constant tensors alive at once in the .tflite's execution order
     (`latency.host.peak_tensor_bytes`);
   - TFLM arena: the smallest arena TensorFlow Lite Micro allocates the model in
-    (`latency.tflm.smallest_arena`): the RAM a microcontroller must have.
+    (`latency.tflm.smallest_arena`): the RAM a microcontroller must have;
+  - LiteRT RSS: peak resident memory of a fresh process that loads the file in LiteRT with
+    XNNPACK (one thread) and runs it once (Python and LiteRT included): what a phone app pays.
 Prints a markdown table (stdout) with the change against unsplit per model.
 """
 
@@ -31,6 +33,31 @@ FLAGS = flags.FLAGS
 UNIFORM = 6
 
 
+_LITERT = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1], num_threads=1)
+interpreter.allocate_tensors()
+d = interpreter.get_input_details()[0]
+interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+interpreter.invoke()
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))  # KiB
+"""
+
+
+def litert_rss(path: str) -> int:
+    """Peak RSS (bytes) of a fresh LiteRT process that runs `path` once (median of 3). VmHWM of the
+    process itself: ru_maxrss would carry this parent's peak across exec."""
+    import subprocess
+
+    def peak():
+        out = subprocess.run([sys.executable, "-c", _LITERT, path], capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1]) * 1024
+
+    return int(np.median([peak() for _ in range(3)]))
+
+
 def _row(width: float, size: int, splits, folder: str) -> dict:
     from mnv2_tf import analysis
     from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
@@ -47,19 +74,19 @@ def _row(width: float, size: int, splits, folder: str) -> dict:
         f.write(convert.convert(model, "int8", data))
     return {"model": f"{width:g}/{size}", "splits": str(splits), "table3": profile.materialized_max_bytes,
             "eq2": profile.peak_memory_bytes,
-            "liveness": host.peak_tensor_bytes(path), "tflm": tflm.smallest_arena(path)}
+            "liveness": host.peak_tensor_bytes(path), "tflm": tflm.smallest_arena(path), "rss": litert_rss(path)}
 
 
 def table(rows: list[dict]) -> str:
     kib = lambda b: f"{b / 1024:.1f} KiB"  # noqa: E731
     lines = ["| model | splits | Table 3 (largest materialized tensor) | Eq. 2 bound | liveness bound | TFLM arena | "
-             "TFLM vs unsplit |", "|---|---|---|---|---|---|---|"]
+             "TFLM vs unsplit | LiteRT RSS | RSS vs unsplit |", "|---|---|---|---|---|---|---|---|---|"]
     base = {}
     for r in rows:
-        base.setdefault(r["model"], r["tflm"])
-        change = r["tflm"] / base[r["model"]] - 1
-        lines.append(f"| {r['model']} | {r['splits']} | {kib(r['table3'])} | {kib(r['eq2'])} | {kib(r['liveness'])} | {kib(r['tflm'])} | "
-                     f"{change:+.0%} |")
+        b = base.setdefault(r["model"], r)
+        lines.append(f"| {r['model']} | {r['splits']} | {kib(r['table3'])} | {kib(r['eq2'])} | {kib(r['liveness'])} | "
+                     f"{kib(r['tflm'])} | {r['tflm'] / b['tflm'] - 1:+.0%} | {r['rss'] / 2**20:.2f} MiB | "
+                     f"{r['rss'] / b['rss'] - 1:+.0%} |")
     return "\n".join(lines)
 
 
@@ -75,6 +102,7 @@ def main(argv):
             for splits in (1, "auto", UNIFORM):
                 print(f"{item} splits={splits}...", file=sys.stderr, flush=True)
                 rows.append(_row(float(width), int(size), splits, folder))
+                print(rows[-1], file=sys.stderr, flush=True)
     text = f"int8, uint8 input; CPU: {peak.cpu_model()} (memory does not depend on it)\n\n{table(rows)}"
     print(text)
     if FLAGS.out:
