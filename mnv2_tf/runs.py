@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 
@@ -35,6 +36,12 @@ def write_atomic(path: str, content) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def remove_temporaries(folder: str) -> None:
+    """Removes the hidden `write_atomic` temporaries a kill left in `folder`."""
+    for tmp in glob.glob(os.path.join(folder, ".tmp-*")):
+        os.remove(tmp)
 
 
 def writable_dir(path: str, flag: str) -> None:

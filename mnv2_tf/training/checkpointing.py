@@ -97,8 +97,7 @@ def save_checkpoint(model: keras.Model, directory: str, keep: int) -> str:
 
 def remove_orphans(directory: str) -> None:
     """Temporary files of writes a kill interrupted, and checksums whose checkpoint never landed."""
-    for tmp in glob.glob(os.path.join(directory, ".tmp-*")):
-        os.remove(tmp)
+    runs.remove_temporaries(directory)
     for record in glob.glob(os.path.join(directory, "ckpt-*.weights.h5.sha256")):
         if not os.path.exists(record[:-len(".sha256")]):
             os.remove(record)
@@ -119,24 +118,26 @@ def restore_latest(model: keras.Model, directory: str) -> int | None:
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     errors = []
+
+    def skip(path, problem):
+        errors.append(f"{path}: {problem}")
+        print(f"warning: skipping checkpoint {path}: {problem}", file=sys.stderr, flush=True)
+
     for step, path in found:
         problem = verify(path)
         if problem:
-            errors.append(f"{path}: {problem}")
-            print(f"warning: skipping checkpoint {path}: {problem}", file=sys.stderr, flush=True)
+            skip(path, problem)
             continue
         try:
             model.load_weights(path)
         except Exception as e:  # a broken file: any h5py/keras error
-            errors.append(f"{path}: {type(e).__name__}: {str(e)[:200]}")
-            print(f"warning: skipping unreadable checkpoint {path} ({type(e).__name__})", file=sys.stderr, flush=True)
+            skip(path, f"unreadable ({type(e).__name__}: {str(e)[:200]})")
             continue
         if global_step(model) != step:
-            errors.append(f"{path}: holds step {global_step(model)}, not {step}")
+            skip(path, f"holds step {global_step(model)}, not {step}")
             continue
         if not _weights_finite(model):
-            errors.append(f"{path}: holds non-finite weights")
-            print(f"warning: skipping checkpoint {path}: it holds non-finite weights", file=sys.stderr, flush=True)
+            skip(path, "it holds non-finite weights")
             continue
         for _, bad in found[:found.index((step, path))]:  # kept for inspection, out of the way of new ones
             os.replace(bad, bad + ".rejected")

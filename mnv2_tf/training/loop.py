@@ -10,7 +10,6 @@ addressable), and refuses a config with another task, model or head.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import shutil
@@ -87,8 +86,7 @@ def _make_run_dir(work_dir: str) -> bool:
     """Creates the run directory (True if this call created it), or says why it cannot."""
     created = not os.path.exists(work_dir)
     runs.writable_dir(work_dir, "--model_dir")
-    for tmp in glob.glob(os.path.join(work_dir, ".tmp-*")):  # a write a kill interrupted
-        os.remove(tmp)
+    runs.remove_temporaries(work_dir)  # a write a kill interrupted
     return created
 
 
