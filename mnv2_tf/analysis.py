@@ -27,7 +27,8 @@ import numpy as np
 
 from mnv2_tf import compat
 from mnv2_tf.backbone import mobilenet_v2
-from mnv2_tf.backbone.layers import InvertedResidual
+from mnv2_tf.backbone import builder
+from mnv2_tf.backbone.layers import InvertedResidual, SplitStemBottleneck
 from mnv2_tf.errors import ConfigError
 
 ATROUS_CONVENTIONS = ("plain", "tf1")
@@ -108,10 +109,17 @@ def _operations(model):
             yield layer, ins, outs, sum(map(_size, ins)) + sum(map(_size, outs))
 
 
+def _stem_internal(layer, outs) -> int:
+    """Inner storage of `SplitStemBottleneck`: one group of the stem output and of the depthwise output."""
+    hw = int(np.prod(outs[0].shape[1:3])) * layer.block.strides ** 2
+    return math.ceil(layer.stem.filters / layer.splits) * 2 * hw
+
+
 def _memory(model, activation_bytes: int, internal_tensors: tuple) -> tuple[int, dict]:
     peak, materialized = 0, {}
     for layer, ins, outs, base in _operations(model):
-        internal = _block_internal(layer, ins, outs) if isinstance(layer, InvertedResidual) else 0
+        internal = (_block_internal(layer, ins, outs) if isinstance(layer, InvertedResidual)
+                    else _stem_internal(layer, outs) if isinstance(layer, SplitStemBottleneck) else 0)
         peak = max(peak, (base + internal) * activation_bytes)
         for t in outs:
             key = _resolution(t)
@@ -145,30 +153,81 @@ def profile(model: keras.Model, activation_bytes: int = 2, atrous: str = "plain"
                    materialized, activation_bytes)
 
 
-def memory_splits(config, max_splits: int = 5) -> tuple:
-    """Sec. 5.1 applied where it pays: per bottleneck (layer_2 first), the fewest
-    expansion splits g <= `max_splits` (the paper finds 2-5 best) that bring the
-    block's |inputs| + |outputs| + internal storage down to the largest footprint
-    of an operation splitting cannot shrink (the stem, t = 1 blocks, the last
-    conv, ...); 1 where the block is already below it. Splitting more blocks
-    would cost latency (smaller matrix products) without lowering the peak.
+def _split_peak(x: int, y: int, e: int, d: int) -> int:
+    """Activations alive at once in one group of a split bottleneck, as the converter writes it: per
+    group expansion e -> depthwise d -> projection partial (|y|) -> ADD into the sum (in place,
+    `tflite.memory_plan`); the input x lives until the last group."""
+    return x + y + max(e + d, d + y)
+
+
+def _block_peaks(layer, ins, outs, max_splits: int) -> list[int]:
+    """The block's peak (elements) for g = 1..max_splits (index g - 1); TFLM with an in-place plan."""
+    x, y = _size(ins[0]), _size(outs[0])
+    hidden = layer.in_channels * layer.expansion
+    hw_in, hw_out = int(np.prod(ins[0].shape[1:3])), int(np.prod(outs[0].shape[1:3]))
+    e, d = hw_in * hidden, hw_out * hidden
+    residual = x if layer.use_residual else 0
+    peaks = [max(x + e, residual + e + d, residual + d + y)]
+    for g in range(2, min(max_splits, hidden) + 1):
+        group = math.ceil(hidden / g)
+        peaks.append(_split_peak(x, y, hw_in * group, hw_out * group))
+    return peaks
+
+
+def _stem_peaks(image: int, stem, block_out, max_splits: int) -> list[int]:
+    """The stem + t = 1 layer_2 pair's peak for g = 1..max_splits; g > 1 is `SplitStemBottleneck`."""
+    s, y = _size(stem), _size(block_out)
+    hw, channels = s // int(stem.shape[-1]), int(stem.shape[-1])
+    peaks = [max(image + s, s + s, s + y)]  # unsplit: stem op, then depthwise, then projection
+    for g in range(2, min(max_splits, channels) + 1):
+        group = math.ceil(channels / g) * hw
+        peaks.append(_split_peak(image, y, group, group))
+    return peaks
+
+
+def memory_splits(config, max_splits: int = 16, tolerance: float = 0.1) -> tuple:
+    """Sec. 5.1 splits chosen for what TensorFlow Lite Micro allocates (with the in-place
+    accumulation of `tflite.memory_plan`), per bottleneck, layer_2 first.
+
+    The operations splitting cannot shrink (the last conv, the classifier, t = 1 blocks past
+    layer_2) set a floor. The stem and a t = 1 layer_2 split together (`SplitStemBottleneck`)
+    with the fewest groups that come within `tolerance` of their limit, |image| + 2 |layer_2|
+    (or down to the floor). The target is the larger of the two; every t > 1 block takes the
+    fewest splits (<= `max_splits`) that bring it under the target, and 1 where it already is,
+    since each split costs latency (smaller matrix products). Peaks follow `_split_peak`,
+    validated against TFLM's arena by `tests/latency/test_tflm.py`.
     """
-    model = mobilenet_v2(dataclasses.replace(config, expansion_splits=1))
-    fixed, blocks = 0, []
-    for layer, ins, outs, base in _operations(model):
-        if isinstance(layer, InvertedResidual):
-            blocks.append((layer, ins, outs, base))
-            if layer.expansion == 1:
-                fixed = max(fixed, base + _block_internal(layer, ins, outs))
+    base = dataclasses.replace(config, expansion_splits=1)
+    model = mobilenet_v2(base)
+    image = _size(model.input)
+    fuse = builder.stem_splittable(base)
+    fixed, blocks, stem = 0, [], None
+    for layer, ins, outs, total in _operations(model):
+        if layer.name == "layer_1" and fuse:
+            stem = outs[0]
+        elif isinstance(layer, InvertedResidual) and layer.name == "layer_2" and fuse:
+            blocks.append(_stem_peaks(image, stem, outs[0], max_splits))
+        elif isinstance(layer, InvertedResidual) and layer.expansion != 1:
+            blocks.append(_block_peaks(layer, ins, outs, max_splits))
+        elif isinstance(layer, InvertedResidual):
+            blocks.append(None)
+            fixed = max(fixed, _block_peaks(layer, ins, outs, 1)[0])
         else:
-            fixed = max(fixed, base)
-    splits = []
-    for layer, ins, outs, base in blocks:
-        g = 1
-        while (layer.expansion != 1 and g < max_splits
-               and base + _block_internal(layer, ins, outs, g) > fixed):
-            g += 1
-        splits.append(g)
+            fixed = max(fixed, total)
+
+    def fewest(peaks, target):
+        return next((g for g, p in enumerate(peaks, 1) if p <= target), int(np.argmin(peaks)) + 1)
+
+    splits = [None] * len(blocks)
+    target = fixed
+    if fuse:
+        peaks = blocks[0]
+        limit = image + 2 * _size(model.get_layer("layer_2").output)
+        splits[0] = fewest(peaks, max(fixed, limit * (1 + tolerance)))
+        target = max(fixed, peaks[splits[0] - 1])
+    for i, peaks in enumerate(blocks):
+        if splits[i] is None:
+            splits[i] = 1 if peaks is None else fewest(peaks, target)
     return tuple(splits)
 
 

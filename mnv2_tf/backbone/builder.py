@@ -27,7 +27,7 @@ import keras
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import architecture
-from mnv2_tf.backbone.layers import ConvBN, InvertedResidual
+from mnv2_tf.backbone.layers import ConvBN, InvertedResidual, SplitStemBottleneck
 from mnv2_tf.errors import ConfigError
 
 OUTPUT_STRIDES = (8, 16, 32)
@@ -47,7 +47,9 @@ class BackboneConfig:
       output_stride: 8, 16 or 32 (atrous conv past that stride, Sec. 6.3).
       expansion_splits: Sec. 5.1 split evaluation at inference: one g for every
         bottleneck with t > 1, or a g per bottleneck (layer_2 first; see
-        `analysis.memory_splits`, which splits only where the peak is set).
+        `analysis.memory_splits`, which splits only where the peak is set). Given
+        per bottleneck, g > 1 for a t = 1 layer_2 evaluates the stem conv with it,
+        group by group (`SplitStemBottleneck`; the layer_1 endpoint is then absent).
       include_last_conv: build the 1x1-1280 conv (layer_19); Mobile DeepLabv3 omits it.
       weight_decay, bn_momentum, bn_epsilon: see `defaults`.
       table: Table 2 rows; the paper's by default.
@@ -200,13 +202,17 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     common = dict(weight_decay=config.weight_decay, bn_momentum=config.bn_momentum,
                   bn_epsilon=config.bn_epsilon)
     stem, plans = _plan(config)
-    x = ConvBN(stem, 3, strides=architecture.STEM_STRIDE, name="layer_1", **common)(inputs)
-    features = {"layer_1": x}
+    stem_layer = ConvBN(stem, 3, strides=architecture.STEM_STRIDE, name="layer_1", **common)
+    fused = split_stem(config) and "layer_1" not in wanted
+    x = inputs if fused else stem_layer(inputs)
+    features = {} if fused else {"layer_1": x}
     for i, p in enumerate(plans):
         block = InvertedResidual(p.filters, p.expansion, strides=p.strides,
                                  dilation_rate=p.dilation_rate,
                                  expansion_splits=config.block_splits(i), name=p.name, **common)
-        if f"{p.name}/expansion_output" in wanted:
+        if fused and i == 0:
+            x = SplitStemBottleneck(stem_layer, block, config.block_splits(0), name="layer_1_2")(x)
+        elif f"{p.name}/expansion_output" in wanted:
             x, features[f"{p.name}/expansion_output"] = block(x, return_expansion=True)
         else:
             x = block(x)
@@ -218,6 +224,18 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     for level, layer in _levels(plans).items():
         features[level] = features[layer]
     return {k: features[k] for k in wanted}
+
+
+def stem_splittable(config: BackboneConfig) -> bool:
+    """Whether layer_2 can be split together with the stem: t = 1 and no residual (so in Table 2)."""
+    stem, plans = _plan(config)
+    return plans[0].expansion == 1 and not (plans[0].strides == 1 and plans[0].filters == stem)
+
+
+def split_stem(config: BackboneConfig) -> bool:
+    """Whether layer_2 is split with the stem: per-bottleneck splits with g > 1 for a splittable layer_2."""
+    return (isinstance(config.expansion_splits, tuple) and config.expansion_splits[0] > 1
+            and stem_splittable(config))
 
 
 def require_num_classes(n) -> int:

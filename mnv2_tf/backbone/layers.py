@@ -73,6 +73,13 @@ class ConvBN(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)
 
+    def group_output(self, inputs, group: slice):
+        """Output channels `group` alone, with moving statistics (inference; regular conv only)."""
+        x = ops.conv(inputs, self.conv.kernel[..., group], strides=self.strides, padding="same",
+                     dilation_rate=self.dilation_rate)
+        x = _batch_norm_inference(self.bn, x, group)
+        return self._act(x) if self._act else x
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "dilation_rate": self.dilation_rate,
@@ -165,10 +172,7 @@ class InvertedResidual(keras.layers.Layer):
     def _split_groups(self, hidden):
         if self.expansion_splits == 1 or self.expansion == 1:
             return [slice(0, hidden)]
-        if self.expansion_splits > hidden:
-            raise ConfigError(f"expansion_splits={self.expansion_splits} exceeds the {hidden} expansion channels")
-        bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(hidden), self.expansion_splits)])
-        return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        return split_slices(hidden, self.expansion_splits)
 
     def call(self, inputs, training=None, return_expansion=False):
         if len(self._groups) > 1 and not training:
@@ -183,21 +187,23 @@ class InvertedResidual(keras.layers.Layer):
             x = x + inputs
         return (x, expansion) if return_expansion else x
 
-    def _call_split(self, inputs, return_expansion):
+    def _call_split(self, inputs, return_expansion, expand=None, groups=None):
         """Sec. 5.1: F(x) = sum_i (A_i o N o B_i)(x), accumulated group by group.
 
         The projection BN is linear, so its scale is folded into each group's
         projection kernel A_i and its shift (plus the residual) starts the sum:
         the converter emits conv, depthwise, conv, add per group, nothing after.
+        `expand(inputs, group)` gives B_i's output (default: this block's 1x1
+        expansion; `SplitStemBottleneck` passes the stem conv's).
         """
+        expand = expand or self._expand_group
         bn = self.project_bn
         project_scale = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
         total, pieces = bn.beta - bn.moving_mean * project_scale, []
         if self.use_residual:
             total = total + inputs
-        for group in self._groups:
-            h = ops.conv(inputs, self.expand.kernel[..., group], padding="same")
-            h = ops.relu6(_batch_norm_inference(self.expand_bn, h, group))
+        for group in groups or self._groups:
+            h = expand(inputs, group)
             if return_expansion:
                 pieces.append(h)
             h = ops.depthwise_conv(h, self.depthwise.kernel[:, :, group, :], strides=self.strides,
@@ -206,8 +212,64 @@ class InvertedResidual(keras.layers.Layer):
             total = total + ops.conv(h, self.project.kernel[:, :, group, :] * project_scale, padding="same")
         return (total, ops.concatenate(pieces, axis=-1)) if return_expansion else total
 
+    def _expand_group(self, inputs, group):
+        h = ops.conv(inputs, self.expand.kernel[..., group], padding="same")
+        return ops.relu6(_batch_norm_inference(self.expand_bn, h, group))
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "expansion": self.expansion,
                 "strides": self.strides, "dilation_rate": self.dilation_rate,
                 "expansion_splits": self.expansion_splits, "weight_decay": self.weight_decay,
                 "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
+
+
+def split_slices(channels: int, splits: int) -> list[slice]:
+    """`channels` cut into `splits` contiguous groups, as even as they come."""
+    if splits > channels:
+        raise ConfigError(f"{splits} splits exceed the {channels} channels to split")
+    bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(channels), splits)])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@keras.saving.register_keras_serializable(package="mnv2_tf")
+class SplitStemBottleneck(keras.layers.Layer):
+    """The stem conv and the t = 1 bottleneck after it (layer_1, layer_2), evaluated as one
+    operation split into `splits` groups of the stem's channels (Sec. 5.1 across the stem).
+
+    A t = 1 block has no expansion: its inner tensor is the stem output, the largest tensor
+    of the network (112x112x32 at 224). Paper Table 3 counts it as internal to the first
+    bottleneck ("we can employ the trick described in Section 5"); this layer does so at
+    inference: per group i, stem conv i -> BN -> ReLU6 -> depthwise i -> BN -> ReLU6 ->
+    projection A_i, summed. The weights are the stem's and the block's, in that order, so a
+    model built with it takes the weights of the unsplit model. Training runs unsplit.
+    The block must have no residual (the stem output would have to exist).
+    """
+
+    def __init__(self, stem: ConvBN, block: InvertedResidual, splits: int, **kwargs):
+        super().__init__(**kwargs)
+        if block.expansion != 1 or stem.depthwise:
+            raise ConfigError("SplitStemBottleneck joins a regular stem conv and a t = 1 bottleneck")
+        self.stem, self.block, self.splits = stem, block, splits
+
+    def build(self, input_shape):
+        self.stem.build(input_shape)
+        self.block.build(self.stem.compute_output_shape(input_shape))
+        if self.block.use_residual:
+            raise ConfigError(f"{self.block.name} adds its input: the stem output cannot stay unmaterialized")
+        self._groups = split_slices(self.stem.filters, self.splits)
+
+    def call(self, inputs, training=None):
+        if training or self.splits == 1:
+            return self.block(self.stem(inputs, training=training), training=training)
+        return self.block._call_split(inputs, False, expand=self.stem.group_output, groups=self._groups)
+
+    def get_config(self):
+        return {**super().get_config(), "stem": keras.saving.serialize_keras_object(self.stem),
+                "block": keras.saving.serialize_keras_object(self.block), "splits": self.splits}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["stem"] = keras.saving.deserialize_keras_object(config["stem"])
+        config["block"] = keras.saving.deserialize_keras_object(config["block"])
+        return cls(**config)

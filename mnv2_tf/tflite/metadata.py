@@ -173,21 +173,47 @@ def build(name: str, description: str, version: str, inputs: list[dict], outputs
     return bytes(w.b.Output())
 
 
-def _embed(model_content: bytes, metadata: bytes, files: dict[str, str]) -> bytes:
-    model = tfl.ModelT.InitFromPackedBuf(bytearray(model_content), 0)
-    model.metadata = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]
+def with_buffer(content: bytes, name: str, data: bytes, files: dict | None = None) -> bytes:
+    """`content` with a model metadata entry `name` holding `data` (replacing one of that name), and
+    `files` zipped after the flatbuffer (None: the files it had, e.g. labels, are kept)."""
+    model = tfl.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    for entry in model.metadata or []:
+        if entry.name.decode() == name:
+            model.buffers[entry.buffer].data = None  # the old entry's bytes go with it
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() != name]
     buffer = tfl.BufferT()
-    buffer.data = np.frombuffer(metadata, np.uint8)
+    buffer.data = np.frombuffer(data, np.uint8)
     model.buffers.append(buffer)
     entry = tfl.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+    entry.name, entry.buffer = name, len(model.buffers) - 1
     model.metadata.append(entry)
-    builder = flatbuffers.Builder(len(model_content) + len(metadata) + 1024)
+    return repack(model, content, files)
+
+
+def repack(model, content: bytes, files: dict | None = None) -> bytes:
+    """The flatbuffer of `model` (a `ModelT` read from `content`), with `files` zipped after it
+    (None: the files `content` had)."""
+    builder = flatbuffers.Builder(len(content) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = io.BytesIO(bytes(builder.Output()))
+    return _with_files(bytes(builder.Output()), associated_files(content) if files is None else files)
+
+
+def associated_files(content: bytes) -> dict[str, bytes]:
+    """The files zipped after a model's flatbuffer (TFLite metadata's associated files)."""
+    if not zipfile.is_zipfile(io.BytesIO(content)):
+        return {}
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _with_files(model_content: bytes, files: dict) -> bytes:
+    if not files:
+        return model_content
+    out = io.BytesIO(model_content)
+    out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as z:
-        for file_name, text in files.items():
-            z.writestr(file_name, text)
+        for file_name, data in files.items():
+            z.writestr(file_name, data)
     return out.getvalue()
 
 
@@ -238,7 +264,7 @@ def attach(content: bytes, info: ModelInfo, input_size, labels: list[str], outpu
                              "uint8 input: raw 0-255 pixels.")
     metadata = build(info.name, info.description, info.version or _version(), [image], tensors,
                      author=info.author, custom=custom)
-    return _embed(content, metadata, {LABELS_FILE: "\n".join(labels) + "\n"})
+    return with_buffer(content, METADATA_NAME, metadata, {LABELS_FILE: "\n".join(labels) + "\n"})
 
 
 def _version() -> str:
