@@ -153,11 +153,18 @@ def profile(model: keras.Model, activation_bytes: int = 2, atrous: str = "plain"
                    materialized, activation_bytes)
 
 
-def _split_peak(x: int, y: int, e: int, d: int) -> int:
-    """Activations alive at once in one group of a split bottleneck, as the converter writes it: per
-    group expansion e -> depthwise d -> projection partial (|y|) -> ADD into the sum (in place,
-    `tflite.memory_plan`); the input x lives until the last group."""
-    return x + y + max(e + d, d + y)
+def _split_peak(x: int, y: int, e: int, d: int, groups: int, residual: bool) -> int:
+    """Activations alive at once in a bottleneck split into `groups`, as the converter writes it
+    and `tflite.memory_plan` schedules and plans it: group by group, expansion e -> depthwise d ->
+    projection partial (|y|) -> ADD into the running sum in place. The input x lives until the
+    last group's expansion; the sum exists from the start with a residual (x + shift), else
+    from the second group on (the first partial becomes it)."""
+    peak = x + y if residual else 0
+    for i in range(groups):
+        total = y if residual or i else 0
+        after = x if i < groups - 1 else 0
+        peak = max(peak, x + total + e, after + total + e + d, after + total + d + y)
+    return peak
 
 
 def _block_peaks(layer, ins, outs, max_splits: int) -> list[int]:
@@ -170,7 +177,7 @@ def _block_peaks(layer, ins, outs, max_splits: int) -> list[int]:
     peaks = [max(x + e, residual + e + d, residual + d + y)]
     for g in range(2, min(max_splits, hidden) + 1):
         group = math.ceil(hidden / g)
-        peaks.append(_split_peak(x, y, hw_in * group, hw_out * group))
+        peaks.append(_split_peak(x, y, hw_in * group, hw_out * group, g, layer.use_residual))
     return peaks
 
 
@@ -181,32 +188,55 @@ def _stem_peaks(image: int, stem, block_out, max_splits: int) -> list[int]:
     peaks = [max(image + s, s + s, s + y)]  # unsplit: stem op, then depthwise, then projection
     for g in range(2, min(max_splits, channels) + 1):
         group = math.ceil(channels / g) * hw
-        peaks.append(_split_peak(image, y, group, group))
+        peaks.append(_split_peak(image, y, group, group, g, False))
     return peaks
 
 
-def memory_splits(config, max_splits: int = 16, tolerance: float = 0.1) -> tuple:
+def memory_splits(config, max_splits: int = 16, stem_splits: int = 2) -> tuple:
     """Sec. 5.1 splits chosen for what TensorFlow Lite Micro allocates (with the in-place
     accumulation of `tflite.memory_plan`), per bottleneck, layer_2 first.
 
     The operations splitting cannot shrink (the last conv, the classifier, t = 1 blocks past
     layer_2) set a floor. The stem and a t = 1 layer_2 split together (`SplitStemBottleneck`)
-    with the fewest groups that come within `tolerance` of their limit, |image| + 2 |layer_2|
-    (or down to the floor). The target is the larger of the two; every t > 1 block takes the
-    fewest splits (<= `max_splits`) that bring it under the target, and 1 where it already is,
-    since each split costs latency (smaller matrix products). Peaks follow `_split_peak`,
-    validated against TFLM's arena by `tests/latency/test_tflm.py`.
+    at most `stem_splits` ways, the fewest groups with the lowest peak: two groups already
+    bring the pair to |sum| + |stem group| + |depthwise group| (the first group's partial
+    becomes the sum), and more cost LiteRT latency out of proportion (int8 convs with few
+    output channels run at a fraction of XNNPACK's speed). The target is the larger of the
+    floor and the pair's peak; every t > 1 block takes the fewest splits (<= `max_splits`)
+    that bring it under the target, and 1 where it already is. Peaks follow `_split_peak`,
+    validated against TFLM's arena by `tests/tflite/test_memory_plan.py`.
     """
+    fixed, blocks, limit = _peaks(config, max_splits)
+
+    def fewest(peaks, target):
+        return next((g for g, p in enumerate(peaks, 1) if p <= target), int(np.argmin(peaks)) + 1)
+
+    splits = [None] * len(blocks)
+    target = fixed
+    if limit:  # the stem splits with layer_2
+        candidates = blocks[0][:stem_splits]
+        splits[0] = int(np.argmin(candidates)) + 1
+        target = max(fixed, candidates[splits[0] - 1])
+    for i, peaks in enumerate(blocks):
+        if splits[i] is None:
+            splits[i] = 1 if peaks is None else fewest(peaks, target)
+    return tuple(splits)
+
+
+def _peaks(config, max_splits: int):
+    """(floor of the unsplittable ops, per block the peaks for g = 1.. (None: cannot split), the
+    stem pair's limit |image| + 2 |layer_2| or 0), in activations."""
     base = dataclasses.replace(config, expansion_splits=1)
     model = mobilenet_v2(base)
     image = _size(model.input)
     fuse = builder.stem_splittable(base)
-    fixed, blocks, stem = 0, [], None
+    fixed, blocks, stem, limit = 0, [], None, 0
     for layer, ins, outs, total in _operations(model):
         if layer.name == "layer_1" and fuse:
             stem = outs[0]
         elif isinstance(layer, InvertedResidual) and layer.name == "layer_2" and fuse:
             blocks.append(_stem_peaks(image, stem, outs[0], max_splits))
+            limit = image + 2 * _size(outs[0])
         elif isinstance(layer, InvertedResidual) and layer.expansion != 1:
             blocks.append(_block_peaks(layer, ins, outs, max_splits))
         elif isinstance(layer, InvertedResidual):
@@ -214,21 +244,23 @@ def memory_splits(config, max_splits: int = 16, tolerance: float = 0.1) -> tuple
             fixed = max(fixed, _block_peaks(layer, ins, outs, 1)[0])
         else:
             fixed = max(fixed, total)
+    return fixed, blocks, limit
 
-    def fewest(peaks, target):
-        return next((g for g, p in enumerate(peaks, 1) if p <= target), int(np.argmin(peaks)) + 1)
 
-    splits = [None] * len(blocks)
-    target = fixed
-    if fuse:
-        peaks = blocks[0]
-        limit = image + 2 * _size(model.get_layer("layer_2").output)
-        splits[0] = fewest(peaks, max(fixed, limit * (1 + tolerance)))
-        target = max(fixed, peaks[splits[0] - 1])
-    for i, peaks in enumerate(blocks):
-        if splits[i] is None:
-            splits[i] = 1 if peaks is None else fewest(peaks, target)
-    return tuple(splits)
+def tflm_peak(config, splits: tuple, activation_bytes: int = 1) -> int:
+    """The most activation bytes alive at once with per-block `splits`, as `memory_splits` models
+    TFLM with the in-place plan (`tflite.memory_plan.Plan.live_bytes` of the converted file)."""
+    fixed, blocks, _ = _peaks(config, max(splits))
+    return activation_bytes * max([fixed] + [p[g - 1] for p, g in zip(blocks, splits) if p is not None])
+
+
+def split_setting(value: str, config, flag: str = "--expansion_splits") -> int | tuple:
+    """A splits flag: 'auto' -> `memory_splits(config)`, 'N' -> N (every t > 1 block)."""
+    if value == "auto":
+        return memory_splits(config)
+    if not str(value).isdigit() or int(value) < 1:
+        raise ConfigError(f"{flag} must be 'auto' or an integer >= 1, got {value!r}")
+    return int(value)
 
 
 # ---- rows beside the paper's figures (the tasks' `paper_rows`) ----

@@ -68,7 +68,7 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
     from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
     specs = []
     split_config = BackboneConfig(input_shape=(224, 224, 3))
-    split = split_setting(splits, split_config) if splits else None  # a wrong --splits fails before any work
+    split = analysis.split_setting(splits, split_config, "--splits") if splits else None  # a wrong --splits fails before any work
 
     def add(model, network, classifier=None, extra=None):
         p = analysis.profile(model)
@@ -93,15 +93,6 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
         for g, label in ((1, "1"), (split, splits)):
             add(mobilenet_v2(split_config, expansion_splits=g), f"MobileNetV2 1/224 splits={label}")
     return specs
-
-
-def split_setting(value: str, config) -> int | tuple:
-    """--splits: 'auto' -> the per-block splits of `analysis.memory_splits`, 'N' -> N."""
-    if value == "auto":
-        return analysis.memory_splits(config)
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"--splits must be 'auto' or an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _reference_files(specs, folder) -> dict:

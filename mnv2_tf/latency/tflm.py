@@ -67,6 +67,27 @@ def smallest_arena(path: str, upper: int = 64 << 20) -> int:
     return high
 
 
+_RECORD = ("import sys; from tflite_micro.python.tflite_micro import runtime; "
+           "runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2])).print_allocations()")
+
+
+def allocations(path: str, arena: int = 64 << 20) -> dict:
+    """TFLM's own account of the arena: {"total", "head", "tail"} bytes. The head holds the planned
+    activations (what an offline plan sets), the tail the persistent records (per-channel
+    quantization multipliers, node and tensor structs)."""
+    _content(path)
+    out = subprocess.run([sys.executable, "-c", _RECORD, path, str(arena)], capture_output=True, text=True,
+                         timeout=300)
+    found = {}
+    for line in (out.stdout + out.stderr).splitlines():
+        if "Arena allocation" in line:
+            words = line.split()
+            found[words[-3]] = int(words[-2])
+    if set(found) != {"total", "head", "tail"}:
+        raise ModelFileError(f"{path} does not allocate in TFLite Micro in {arena} bytes")
+    return found
+
+
 def run(path: str, images: np.ndarray, arena: int | None = None) -> np.ndarray:
     """Output 0 for each image (uint8 [N, H, W, 3] raw pixels for a uint8 input), dequantized."""
     runtime = _runtime()

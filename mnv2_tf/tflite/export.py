@@ -17,7 +17,7 @@ import numpy as np
 from mnv2_tf import analysis, runs, tasks, workspace
 from mnv2_tf.errors import ExportError, ModelFileError
 from mnv2_tf.tasks.base import Sample
-from mnv2_tf.tflite import convert, metadata
+from mnv2_tf.tflite import convert, memory_plan, metadata
 from mnv2_tf.tflite.runner import TFLiteRunner
 
 
@@ -39,6 +39,8 @@ class ExportOptions:
     author: str = "mnv2_tf"
     description: str | None = None  # None: network, task, quantization, run name, input size
     task_options: dict = dataclasses.field(default_factory=dict)
+    expansion_splits: str = "1"  # Sec. 5.1 evaluation of the exported graph: "1", "auto" or N
+    tflm_memory_plan: bool = True  # int8: TFLite Micro offline memory plan (`memory_plan`)
 
     def __post_init__(self):
         unknown = [q for q in self.quantizations if q not in convert.QUANTIZATIONS]
@@ -47,6 +49,9 @@ class ExportOptions:
         for io in (self.input_type, self.output_type):
             if io not in convert.IO_TYPES:
                 raise ExportError(f"int8 input/output types must be in {sorted(convert.IO_TYPES)}, got {io!r}")
+        if self.expansion_splits != "auto" and not (str(self.expansion_splits).isdigit()
+                                                    and int(self.expansion_splits) >= 1):
+            raise ExportError(f"--expansion_splits must be 'auto' or an integer >= 1, got {self.expansion_splits!r}")
         if self.input_type == "int8":
             raise ExportError("--input_type=int8 makes a file MediaPipe Tasks and the TFLite Task Library refuse "
                               "(they feed uint8 or float32 images); use uint8 (the default: raw 0-255 pixels) "
@@ -95,14 +100,17 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
     calibration = None
     if "int8" in options.quantizations and options.calibration_steps > 0:
         calibration = [x.numpy() for x, _ in task.eval_dataset(config.data.train_split, 1).take(options.calibration_steps)]
-    endpoint = task.export_endpoint(model, task_options)
+    exported = _with_splits(task, model, config, options.expansion_splits)  # verified against `model`
+    endpoint = task.export_endpoint(exported, task_options)
     described = describe(model, config)
     trained_with = os.path.exists(os.path.join(run_dir, runs.LABELS))
     names = runs.read_labels(run_dir) if trained_with else task.class_names  # the names the model learned
     reports = []
     for q in options.quantizations:
-        content = convert.convert(model, q, calibration, options.input_type,
+        content = convert.convert(exported, q, calibration, options.input_type,
                                   task.export_output_type(options.output_type, task_options), endpoint=endpoint)
+        if q == "int8" and options.tflm_memory_plan:
+            content, _ = memory_plan.attach(content)
         if options.metadata:
             h, w = config.model.input_shape[:2]
             info = metadata.ModelInfo(
@@ -122,6 +130,16 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
         runs.write_atomic(path[:-len(".tflite")] + ".json", json.dumps(report, indent=1))
         reports.append(report)
     return reports
+
+
+def _with_splits(task, model, config, value: str):
+    """`model` rebuilt with Sec. 5.1 splits (same weights), or `model` itself for "1"."""
+    setting = analysis.split_setting(value, config.model)
+    if setting == 1:
+        return model
+    split = task.model(dataclasses.replace(config, model=dataclasses.replace(config.model, expansion_splits=setting)))
+    split.set_weights(model.get_weights())
+    return split
 
 
 def _numbers(v: dict) -> str:

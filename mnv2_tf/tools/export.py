@@ -52,6 +52,11 @@ def define_flags():
                        "(MediaPipe, Task Library) drop detections, written into the metadata (default 0.3).")
     flags.DEFINE_bool("regular_nms", None, "Detection: per-class NMS in the op, as the Keras model (default; the "
                       "reference exporter's faster class-agnostic NMS: --noregular_nms).")
+    flags.DEFINE_string("expansion_splits", "1", "Sec. 5.1 split evaluation in the exported graph (same weights, "
+                        "outputs equal): 'auto' (the splits that lower TensorFlow Lite Micro's arena most, "
+                        "analysis.memory_splits), N (every t > 1 block N ways) or 1 (none).")
+    flags.DEFINE_bool("tflm_memory_plan", True, "int8: write a TensorFlow Lite Micro offline memory plan (the split "
+                      "sums accumulated in place, tflite.memory_plan); LiteRT and MediaPipe ignore it.")
     flags.DEFINE_enum("segmentation_output", None, ["probabilities", "labels"],
                       "Segmentation: softmax probabilities (default) or argmax labels.")
 
@@ -60,7 +65,8 @@ def options_from_flags() -> ExportOptions:
     task_options = {name: FLAGS[name].value for name in TASK_FLAGS if FLAGS[name].value is not None}
     return ExportOptions(tuple(FLAGS.quantization), FLAGS.calibration_steps, FLAGS.input_type, FLAGS.output_type,
                          FLAGS.verify_split, FLAGS.verify_images, FLAGS.dataset, FLAGS.data_dir, FLAGS.metadata,
-                         FLAGS.name, FLAGS.version, FLAGS.author, FLAGS.description, task_options)
+                         FLAGS.name, FLAGS.version, FLAGS.author, FLAGS.description, task_options,
+                         FLAGS.expansion_splits, FLAGS.tflm_memory_plan)
 
 
 def main(argv):

@@ -100,6 +100,25 @@ def test_per_block_expansion_splits():
         BackboneConfig(expansion_splits=(2, 2))
 
 
+def test_the_stem_splits_with_layer_2_and_keeps_the_weights_and_the_output():
+    """Sec. 5.1 across the stem (paper Table 3's fusion): layer_1 + layer_2 as one split op."""
+    config = BackboneConfig(input_shape=(64, 64, 3), num_classes=10, dropout=0.0)
+    model = mobilenet_v2(config)
+    randomize_batch_norm(model)
+    split = mobilenet_v2(config, expansion_splits=(4, 3) + (1,) * 15)
+    assert [layer.name for layer in split.layers[:3]] == ["image", "layer_1_2", "layer_3"]
+    assert [v.path.split("/", 1)[1] for v in split.weights[:10]] == [v.path for v in model.weights[:10]]
+    split.set_weights(model.get_weights())
+    x = images((64, 64, 3))
+    np.testing.assert_allclose(split(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
+    # training runs unsplit, on the same weights
+    np.testing.assert_allclose(split(x, training=True).numpy(), model(x, training=True).numpy(), atol=1e-5)
+    # an integer splits the t > 1 blocks only; a head that taps layer_1 keeps the stem whole
+    assert "layer_1_2" not in [layer.name for layer in mobilenet_v2(config, expansion_splits=4).layers]
+    features = feature_extractor(dataclasses.replace(config, expansion_splits=(4,) + (1,) * 16), ["layer_1", "layer_2"])
+    assert "layer_1_2" not in [layer.name for layer in features.layers]
+
+
 def test_config_round_trip(tmp_path):
     config = BackboneConfig(width_multiplier=0.5, input_shape=(64, 96, 3), num_classes=7,
                             output_stride=16, expansion_splits=2)
