@@ -206,14 +206,14 @@ def memory_splits(config, max_splits: int = 16, stem_splits: int = 2) -> tuple:
     that bring it under the target, and 1 where it already is. Peaks follow `_split_peak`,
     validated against TFLM's arena by `tests/tflite/test_memory_plan.py`.
     """
-    fixed, blocks, limit = _peaks(config, max_splits)
+    fixed, blocks, fused = _peaks(config, max_splits)
 
     def fewest(peaks, target):
         return next((g for g, p in enumerate(peaks, 1) if p <= target), int(np.argmin(peaks)) + 1)
 
     splits = [None] * len(blocks)
     target = fixed
-    if limit:  # the stem splits with layer_2
+    if fused:  # the stem splits with layer_2
         candidates = blocks[0][:stem_splits]
         splits[0] = int(np.argmin(candidates)) + 1
         target = max(fixed, candidates[splits[0] - 1])
@@ -224,19 +224,18 @@ def memory_splits(config, max_splits: int = 16, stem_splits: int = 2) -> tuple:
 
 
 def _peaks(config, max_splits: int):
-    """(floor of the unsplittable ops, per block the peaks for g = 1.. (None: cannot split), the
-    stem pair's limit |image| + 2 |layer_2| or 0), in activations."""
+    """(floor of the unsplittable ops, per block the peaks for g = 1.. (None: cannot split; for a
+    splittable layer_2 the stem pair's), whether the stem pair splits), in activations."""
     base = dataclasses.replace(config, expansion_splits=1)
     model = mobilenet_v2(base)
     image = _size(model.input)
     fuse = builder.stem_splittable(base)
-    fixed, blocks, stem, limit = 0, [], None, 0
+    fixed, blocks, stem = 0, [], None
     for layer, ins, outs, total in _operations(model):
         if layer.name == "layer_1" and fuse:
             stem = outs[0]
         elif isinstance(layer, InvertedResidual) and layer.name == "layer_2" and fuse:
             blocks.append(_stem_peaks(image, stem, outs[0], max_splits))
-            limit = image + 2 * _size(outs[0])
         elif isinstance(layer, InvertedResidual) and layer.expansion != 1:
             blocks.append(_block_peaks(layer, ins, outs, max_splits))
         elif isinstance(layer, InvertedResidual):
@@ -244,7 +243,7 @@ def _peaks(config, max_splits: int):
             fixed = max(fixed, _block_peaks(layer, ins, outs, 1)[0])
         else:
             fixed = max(fixed, total)
-    return fixed, blocks, limit
+    return fixed, blocks, fuse
 
 
 def tflm_peak(config, splits: tuple, activation_bytes: int = 1) -> int:

@@ -22,8 +22,8 @@ total number of tensors" (Sec. 5.1), a valid order for LiteRT as for TFLM.
 is scope k + 1; graph inputs from 0, graph outputs to the end), merges each such
 in-place output with its input into one buffer, and packs the buffers first-fit:
 largest first (TFLM's greedy order), earliest first, then seeded random orders until
-one reaches the bytes alive at once (no packing needs less) or SEARCH orders are tried. `attach` does both and writes the offsets into the file; LiteRT ignores that
-metadata.
+one reaches the bytes alive at once (no packing needs less) or SEARCH orders are tried.
+`attach` does both and writes the offsets into the file; LiteRT ignores that metadata.
 """
 
 from __future__ import annotations
