@@ -148,6 +148,10 @@ def check_or_write_config(run_dir: str, config) -> None:
     new = json.loads(config.to_json())
     if os.path.exists(path):
         old = _config_json(path, ("task", "model"))
+        try:  # filled in with the defaults of fields added since it was written
+            old = json.loads(type(config).from_dict(old).to_json())
+        except (ValueError, KeyError, TypeError):
+            pass  # compared as written: the first difference is named below
         changed = first_difference({k: old.get(k) for k in RECIPE_SECTIONS}, {k: new[k] for k in RECIPE_SECTIONS})
         if changed:
             raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "

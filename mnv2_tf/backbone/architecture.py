@@ -16,19 +16,22 @@ class BottleneckRow:
     """One row of Table 2: a sequence of `n` identical bottlenecks.
 
     Attributes:
-      t: expansion factor applied to the block's input channels (Table 1).
+      t: expansion factor applied to the block's input channels (Table 1); a number > 0
+        (t < 1: Sec. 3.4's classical shape, the inner layer narrower than the bottleneck).
       c: output channels of every block in the row (before the width multiplier).
       n: how many times the block is repeated.
       s: stride of the first block of the row; the others use stride 1.
     """
 
-    t: int
+    t: float
     c: int
     n: int
     s: int
 
     def validate(self, index: int) -> None:
-        for field in ("t", "c", "n"):
+        if not isinstance(self.t, (int, float)) or isinstance(self.t, bool) or not 0 < self.t <= 64:
+            raise ConfigError(f"table row {index} ({self}): t must be a number in (0, 64], got {self.t!r}")
+        for field in ("c", "n"):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(
@@ -64,12 +67,27 @@ def as_rows(table: Sequence) -> tuple[BottleneckRow, ...]:
         if not isinstance(row, BottleneckRow):
             if not isinstance(row, (tuple, list)) or len(row) != 4:
                 raise ConfigError(f"table row {index} must be (t, c, n, s), got {row!r}")
-            row = BottleneckRow(*row)
+            t = row[0]
+            row = BottleneckRow(int(t) if isinstance(t, float) and t.is_integer() else t, *row[1:])
         row.validate(index)
         rows.append(row)
     if not rows:
         raise ConfigError("table must have at least one row")
     return tuple(rows)
+
+
+def expanded_channels(in_channels: int, t: float) -> int:
+    """Width of a bottleneck's inner layer: t * k for an integer t (Table 1); a fractional t is
+    rounded as the reference code rounds widths (multiples of 8, `make_divisible`)."""
+    if float(t).is_integer():
+        return int(in_channels * t)
+    return make_divisible(in_channels * t, 8)
+
+
+def with_expansion_rate(table: Sequence["BottleneckRow"], rate: float) -> tuple["BottleneckRow", ...]:
+    """Table rows with every t > 1 replaced by `rate` (Sec. 4: "5 to 10 give nearly identical
+    performance"); t = 1 rows (no expansion layer) stay."""
+    return tuple(dataclasses.replace(row, t=rate) if row.t > 1 else row for row in table)
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:

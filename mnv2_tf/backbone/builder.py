@@ -27,7 +27,8 @@ import keras
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import architecture
-from mnv2_tf.backbone.layers import ConvBN, InvertedResidual, SplitStemBottleneck
+from mnv2_tf.backbone.layers import (BOTTLENECK_ACTIVATIONS, SHORTCUTS, ConvBN, InvertedResidual,
+                                     SplitStemBottleneck)
 from mnv2_tf.errors import ConfigError
 
 OUTPUT_STRIDES = (8, 16, 32)
@@ -52,7 +53,12 @@ class BackboneConfig:
         group by group (`SplitStemBottleneck`; the layer_1 endpoint is then absent).
       include_last_conv: build the 1x1-1280 conv (layer_19); Mobile DeepLabv3 omits it.
       weight_decay, bn_momentum, bn_epsilon: see `defaults`.
-      table: Table 2 rows; the paper's by default.
+      table: Table 2 rows; the paper's by default (`--override=model.table=1,16,1,1;6,24,2,2;...`).
+      bottleneck_activation: "linear" (the paper) or "relu6" after each projection (Fig. 6a).
+      shortcut: "bottleneck" (the paper), "expansion" (Fig. 6b: see `expansion_shortcuts`)
+        or "none" (no residual connection anywhere).
+      expansion_rate: None (the table's t) or a t for every row with t > 1 (Sec. 4: 3, 6, 10;
+        t < 1 is Sec. 3.4's classical shape, the inner layer narrower than the bottleneck).
     """
 
     width_multiplier: float = 1.0
@@ -67,9 +73,24 @@ class BackboneConfig:
     bn_momentum: float = defaults.BN_MOMENTUM
     bn_epsilon: float = defaults.BN_EPSILON
     table: Sequence = architecture.MOBILENET_V2_TABLE
+    bottleneck_activation: str = "linear"
+    shortcut: str = "bottleneck"
+    expansion_rate: Optional[float] = None
 
     def __post_init__(self):
         self.table = architecture.as_rows(self.table)
+        if self.bottleneck_activation not in BOTTLENECK_ACTIVATIONS:
+            raise ConfigError(f"bottleneck_activation must be one of {BOTTLENECK_ACTIVATIONS}, "
+                              f"got {self.bottleneck_activation!r}")
+        if self.shortcut not in SHORTCUTS:
+            raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
+        if self.expansion_rate is not None and (
+                not isinstance(self.expansion_rate, (int, float)) or isinstance(self.expansion_rate, bool)
+                or not 0 < self.expansion_rate <= 64):
+            raise ConfigError(f"expansion_rate must be a number in (0, 64] or None, got {self.expansion_rate!r}")
+        if self.shortcut == "expansion" and self.expansion_splits != 1:
+            raise ConfigError("shortcut='expansion' keeps every expansion whole, which Sec. 5.1's "
+                              "expansion_splits avoid: use expansion_splits=1")
         self.input_shape = tuple(self.input_shape)
         if not isinstance(self.width_multiplier, (int, float)) or self.width_multiplier <= 0:
             raise ConfigError(f"width_multiplier must be > 0, got {self.width_multiplier!r}")
@@ -130,13 +151,22 @@ class _LayerPlan:
 
     name: str
     filters: int
-    expansion: int
+    expansion: float
     in_channels: int
     strides: int
     dilation_rate: int
     input_stride: int  # running stride of its input (= its expansion output)
     output_stride: int
     level: str  # "level_k": k = log2 of the stride it would have without atrous conv
+
+    @property
+    def identity(self) -> bool:
+        """Whether the block maps k channels to k at stride 1: where the paper's shortcut goes."""
+        return self.strides == 1 and self.in_channels == self.filters
+
+    @property
+    def hidden(self) -> int:
+        return architecture.expanded_channels(self.in_channels, self.expansion)
 
 
 def _plan(config: BackboneConfig) -> tuple[int, list[_LayerPlan]]:
@@ -145,7 +175,10 @@ def _plan(config: BackboneConfig) -> tuple[int, list[_LayerPlan]]:
     stem = architecture.scaled_channels(architecture.STEM_CHANNELS, alpha)
     stride, rate, channels = architecture.STEM_STRIDE, 1, stem
     nominal, plans, index = architecture.STEM_STRIDE, [], 2
-    for row in config.table:
+    table = config.table
+    if config.expansion_rate is not None:
+        table = architecture.with_expansion_rate(table, config.expansion_rate)
+    for row in table:
         filters = architecture.scaled_channels(row.c, alpha)
         for i in range(row.n):
             s = row.s if i == 0 else 1
@@ -169,7 +202,7 @@ def endpoint_specs(config: BackboneConfig) -> dict[str, Endpoint]:
     for p in plans:
         if p.expansion != 1:
             name = f"{p.name}/expansion_output"
-            specs[name] = Endpoint(name, p.input_stride, p.in_channels * p.expansion)
+            specs[name] = Endpoint(name, p.input_stride, p.hidden)
         specs[p.name] = Endpoint(p.name, p.output_stride, p.filters)
     if config.include_last_conv:
         last = plans[-1]
@@ -184,6 +217,31 @@ def endpoint_specs(config: BackboneConfig) -> dict[str, Endpoint]:
 def _levels(plans: list[_LayerPlan]) -> dict[str, str]:
     """level_k -> the last bottleneck whose nominal (non-atrous) stride is 2**k."""
     return {p.level: p.name for p in plans}
+
+
+def expansion_shortcuts(config: BackboneConfig) -> dict[str, str]:
+    """Fig. 6b's "shortcut between expansions": {block: the block whose expansion it adds}.
+
+    The paper's shortcut spans expand_k -> depthwise_k -> project_k (bottleneck to bottleneck,
+    Fig. 3b). Cut the same chain at the expansions instead and the residual unit becomes
+    depthwise_k -> project_k -> expand_k+1, wide -> narrow -> wide as the classical residual
+    of Fig. 3a, so its shortcut joins expansion E_k to E_k+1:
+
+        x_k --expand--> E_k --dw--> --project--> x_k+1 --expand--> (+) = E_k+1 --dw--> ...
+                         |__________________________________________^
+
+    The sum comes after E_k+1's ReLU6 and is what block k+1's depthwise (and an endpoint) read;
+    chained units accumulate, as a ResNet's identity path. E_k and E_k+1 have the same shape
+    exactly where the paper puts a shortcut in block k (stride 1, k channels in and out), when
+    block k+1 expands by the same t: so Table 2 gets 10 expansion shortcuts for its 10
+    bottleneck ones, each moved half a block on. Where the widths differ (a t = 1 block, or a
+    table changing t after a stride-1 block) no shortcut is added.
+    """
+    if config.shortcut != "expansion":
+        return {}
+    plans = _plan(config)[1]
+    return {nxt.name: p.name for p, nxt in zip(plans, plans[1:])
+            if p.identity and p.expansion != 1 and nxt.expansion != 1 and p.hidden == nxt.hidden}
 
 
 def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] | None = None) -> dict:
@@ -206,14 +264,21 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     fused = split_stem(config) and "layer_1" not in wanted
     x = inputs if fused else stem_layer(inputs)
     features = {} if fused else {"layer_1": x}
+    sources = expansion_shortcuts(config)
+    expansions = {}
     for i, p in enumerate(plans):
         block = InvertedResidual(p.filters, p.expansion, strides=p.strides,
-                                 dilation_rate=p.dilation_rate,
-                                 expansion_splits=config.block_splits(i), name=p.name, **common)
+                                 dilation_rate=p.dilation_rate, expansion_splits=config.block_splits(i),
+                                 activation=config.bottleneck_activation, shortcut=config.shortcut,
+                                 name=p.name, **common)
         if fused and i == 0:
             x = SplitStemBottleneck(stem_layer, block, config.block_splits(0), name="layer_1_2")(x)
-        elif f"{p.name}/expansion_output" in wanted:
-            x, features[f"{p.name}/expansion_output"] = block(x, return_expansion=True)
+        elif f"{p.name}/expansion_output" in wanted or p.name in sources.values():
+            kwargs = {"expansion_shortcut": expansions[sources[p.name]]} if p.name in sources else {}
+            x, expansions[p.name] = block(x, return_expansion=True, **kwargs)
+            features[f"{p.name}/expansion_output"] = expansions[p.name]
+        elif p.name in sources:
+            x = block(x, expansion_shortcut=expansions[sources[p.name]])
         else:
             x = block(x)
         features[p.name] = x

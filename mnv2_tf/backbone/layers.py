@@ -10,9 +10,12 @@ import keras
 from keras import ops
 
 from mnv2_tf import defaults
+from mnv2_tf.backbone import architecture
 from mnv2_tf.errors import ConfigError
 
 ACTIVATIONS = {"relu6": ops.relu6, "relu": ops.relu, None: None}
+BOTTLENECK_ACTIVATIONS = ("linear", "relu6")  # Fig. 6a: after the projection
+SHORTCUTS = ("bottleneck", "expansion", "none")  # Fig. 6b: where the residual connects
 
 
 def _check_activation(activation):
@@ -100,8 +103,15 @@ class InvertedResidual(keras.layers.Layer):
 
     expand:    1x1 conv to t*k channels + BN + ReLU6 (absent when t == 1)
     depthwise: 3x3 depthwise conv, stride s, dilation d, + BN + ReLU6
-    project:   1x1 conv to k' channels + BN, linear (no activation)
-    residual:  input added iff s == 1 and k == k'
+    project:   1x1 conv to k' channels + BN, linear (no activation; `activation="relu6"`
+               adds ReLU6 there: Fig. 6a's non-linear bottleneck)
+    residual:  input added iff s == 1 and k == k' and `shortcut == "bottleneck"` (the paper)
+
+    With `shortcut="expansion"` (Fig. 6b) the block adds no input; instead the builder
+    passes the previous block's expansion as `expansion_shortcut` and it is added to this
+    block's expansion after its ReLU6 (see `builder.backbone_features`). `shortcut="none"`:
+    no residual at all. t may be fractional: t < 1 is Sec. 3.4's classical shape, the
+    inner layer narrower than the bottleneck (`architecture.expanded_channels`).
 
     Sub-layers are named `expand`, `expand_bn`, `depthwise`, `depthwise_bn`,
     `project`, `project_bn`.
@@ -121,13 +131,24 @@ class InvertedResidual(keras.layers.Layer):
 
     Call: `block(x)` returns the output, (B, H/s, W/s, k'). `block(x,
     return_expansion=True)` returns `(output, expansion)`, the expansion being
-    the 1x1 + BN + ReLU6 output, (B, H, W, t*k), SSDLite's first feature map.
+    the 1x1 + BN + ReLU6 output (plus the expansion shortcut), (B, H, W, t*k), the
+    tensor the depthwise conv reads; SSDLite's first feature map.
     """
 
     def __init__(self, filters, expansion, strides=1, dilation_rate=1, expansion_splits=1,
+                 activation="linear", shortcut="bottleneck",
                  weight_decay=defaults.WEIGHT_DECAY, bn_momentum=defaults.BN_MOMENTUM,
                  bn_epsilon=defaults.BN_EPSILON, **kwargs):
         super().__init__(**kwargs)
+        if activation not in BOTTLENECK_ACTIVATIONS:
+            raise ConfigError(f"bottleneck activation must be one of {BOTTLENECK_ACTIVATIONS}, got {activation!r}")
+        if shortcut not in SHORTCUTS:
+            raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+        if not isinstance(expansion, (int, float)) or isinstance(expansion, bool) or expansion <= 0:
+            raise ConfigError(f"expansion must be a number > 0, got {expansion!r}")
+        if expansion_splits > 1 and shortcut == "expansion" and expansion != 1:
+            raise ConfigError("expansion_splits > 1 (Sec. 5.1) never materialises the expansion; an expansion "
+                              "shortcut needs it whole: use expansion_splits=1 with shortcut='expansion'")
         if strides not in (1, 2):
             raise ConfigError(f"strides must be 1 or 2, got {strides!r}")
         if strides > 1 and dilation_rate > 1:
@@ -136,6 +157,7 @@ class InvertedResidual(keras.layers.Layer):
             raise ConfigError(f"expansion_splits must be an integer >= 1, got {expansion_splits!r}")
         self.filters, self.expansion, self.strides = filters, expansion, strides
         self.dilation_rate, self.expansion_splits = dilation_rate, expansion_splits
+        self.activation, self.shortcut = activation, shortcut
         self.weight_decay, self.bn_momentum, self.bn_epsilon = weight_decay, bn_momentum, bn_epsilon
         bn = dict(momentum=bn_momentum, epsilon=bn_epsilon)
         reg = defaults.kernel_regularizer(weight_decay)
@@ -152,8 +174,9 @@ class InvertedResidual(keras.layers.Layer):
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
         self.in_channels = in_channels
-        self.use_residual = self.strides == 1 and in_channels == self.filters
-        hidden = in_channels * self.expansion
+        self.use_residual = (self.shortcut == "bottleneck" and self.strides == 1
+                             and in_channels == self.filters)
+        hidden = architecture.expanded_channels(in_channels, self.expansion)
         shape = tuple(input_shape[:-1]) + (hidden,)
         if self.expansion != 1:  # created here: its width depends on the input
             self.expand = keras.layers.Conv2D(
@@ -174,15 +197,19 @@ class InvertedResidual(keras.layers.Layer):
             return [slice(0, hidden)]
         return split_slices(hidden, self.expansion_splits)
 
-    def call(self, inputs, training=None, return_expansion=False):
+    def call(self, inputs, training=None, return_expansion=False, expansion_shortcut=None):
         if len(self._groups) > 1 and not training:
             return self._call_split(inputs, return_expansion)
         x = inputs
         if self.expansion != 1:
             x = ops.relu6(self.expand_bn(self.expand(x), training=training))
+        if expansion_shortcut is not None:
+            x = x + expansion_shortcut
         expansion = x
         x = ops.relu6(self.depthwise_bn(self.depthwise(x), training=training))
         x = self.project_bn(self.project(x), training=training)
+        if self.activation == "relu6":
+            x = ops.relu6(x)
         if self.use_residual:
             x = x + inputs
         return (x, expansion) if return_expansion else x
@@ -200,7 +227,8 @@ class InvertedResidual(keras.layers.Layer):
         bn = self.project_bn
         project_scale = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
         total, pieces = bn.beta - bn.moving_mean * project_scale, []
-        if self.use_residual:
+        linear = self.activation == "linear"
+        if self.use_residual and linear:
             total = total + inputs
         for group in groups or self._groups:
             h = expand(inputs, group)
@@ -210,6 +238,8 @@ class InvertedResidual(keras.layers.Layer):
                                    padding="same", dilation_rate=self.dilation_rate)
             h = ops.relu6(_batch_norm_inference(self.depthwise_bn, h, group))
             total = total + ops.conv(h, self.project.kernel[:, :, group, :] * project_scale, padding="same")
+        if not linear:
+            total = ops.relu6(total) + inputs if self.use_residual else ops.relu6(total)
         return (total, ops.concatenate(pieces, axis=-1)) if return_expansion else total
 
     def _expand_group(self, inputs, group):
@@ -219,7 +249,8 @@ class InvertedResidual(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "expansion": self.expansion,
                 "strides": self.strides, "dilation_rate": self.dilation_rate,
-                "expansion_splits": self.expansion_splits, "weight_decay": self.weight_decay,
+                "expansion_splits": self.expansion_splits, "activation": self.activation,
+                "shortcut": self.shortcut, "weight_decay": self.weight_decay,
                 "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
 
 

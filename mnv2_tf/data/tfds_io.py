@@ -1,6 +1,7 @@
 """Finding and preparing TFDS datasets without surprises: never a silent download.
 
-- `mnv2_shapes` (the built-in default) is generated locally on first use.
+- `mnv2_shapes` (the built-in default) and `mnv2_parts` (the benchmark of `reproduce`) are
+  generated locally on first use.
 - Manual datasets (imagenet2012, ...) are prepared from files the user placed in
   `manual_dir`; a missing file is named in the error.
 - Anything else is prepared only with `download=True` (a network fetch);
@@ -16,7 +17,9 @@ import tensorflow_datasets as tfds
 
 from mnv2_tf import workspace
 from mnv2_tf.data import own
-from mnv2_tf.data.builders import shapes, voc_segmentation  # noqa: F401  (register our builders)
+from mnv2_tf.data.builders import parts, shapes, voc_segmentation  # noqa: F401  (register our builders)
+
+GENERATED = ("mnv2_shapes", "mnv2_parts")  # built-in datasets generated locally on first use
 from mnv2_tf.errors import DatasetError
 
 # Files a manual dataset needs in manual_dir (TFDS names them in its instructions);
@@ -62,7 +65,7 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
                            f"your own sources ({', '.join(k + ':PATH' for k in own.SOURCES)})") from None
     if _is_prepared(builder):
         return builder
-    if base == "mnv2_shapes":
+    if base in GENERATED:
         print(f"Generating {name} into {data_dir} (no network needed)...", flush=True)
         try:
             builder.download_and_prepare()

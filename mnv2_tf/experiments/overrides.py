@@ -1,13 +1,15 @@
 """Setting any config field from the command line: `section.field=value` (nested: `head.anchors.min_scale=0.1`).
 
 Values are read as the field's current type: numbers, booleans (true/false),
-tuples as comma lists (`data.crop_area=0.5,1.0`), `none` for optional fields.
+tuples as comma lists (`data.crop_area=0.5,1.0`), rows as `;`-separated comma lists or JSON
+(`model.table=1,16,1,1;6,24,2,2;...` or `[[1,16,1,1],...]`), `none` for optional fields.
 The result is validated by the same dataclass checks as the named experiments.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from mnv2_tf.errors import ConfigError
 
@@ -39,15 +41,25 @@ def _number(text: str):
 def parse_value(text: str, current, path: str, annotation: str = ""):
     """`text` read as the field's type: its annotation, else the type of its current value."""
     low = text.strip().lower()
+    kind = annotation.replace("Optional[", "").replace("]", "").split("|")[0].strip() or type(current).__name__
+    if kind == "str" and "Optional" not in annotation and "None" not in annotation:
+        return text  # a plain string field: "none" is a value (model.shortcut=none)
     if low in ("none", "null"):
         return None
-    kind = annotation.replace("Optional[", "").replace("]", "").split("|")[0].strip() or type(current).__name__
     if kind == "bool":
         if low in _TRUE + _FALSE:
             return low in _TRUE
         raise ConfigError(f"{path} takes true or false, got {text!r}")
     if kind == "str":
         return text
+    if low.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: {text!r} is not valid JSON ({e.msg})") from None
+    if ";" in text:
+        return tuple(tuple(_number(p.strip()) for p in row.split(",") if p.strip())
+                     for row in text.split(";") if row.strip())
     if kind == "tuple" or "," in text:
         return tuple(_number(p.strip()) for p in text.split(",") if p.strip())
     value = _number(text.strip())

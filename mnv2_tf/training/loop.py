@@ -1,7 +1,7 @@
 """The crash-safe training loop of every task: build, compile, fit with step checkpoints, evaluate.
 
 `train(config, model_dir)` writes the run directory (`runs`): config.json,
-labels.txt, checkpoints/, logs/, model.keras (EMA weights when EMA is on) and
+labels.txt, checkpoints/, logs/ (TensorBoard, history.csv), model.keras (EMA weights when EMA is on) and
 metrics.json. Called again on the same directory it continues from the newest
 checkpoint, at the exact step (the input stream is deterministic and
 addressable), and refuses a config with another task, model or head.
@@ -120,6 +120,13 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
         raise
 
 
+def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
+    """logs/history.csv: a row of training and validation metrics per epoch, appended across resumes
+    (an epoch a kill cut short is rerun and logged again: readers keep its last row)."""
+    os.makedirs(os.path.join(work_dir, "logs"), exist_ok=True)
+    return keras.callbacks.CSVLogger(os.path.join(work_dir, "logs", "history.csv"), append=True)
+
+
 def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     steps, epochs = task.steps_per_epoch(), config.train.epochs
     runs.check_or_write_config(work_dir, config)
@@ -147,6 +154,7 @@ def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     callbacks = [checkpointing.LossGuard(ckpt_dir, t.checkpoint_steps, t.divergence_loss, t.divergence_factor),
                  checkpointing.StepCheckpoint(ckpt_dir, t.checkpoint_steps, t.keep_checkpoints),
                  keras.callbacks.TensorBoard(os.path.join(work_dir, "logs")),
+                 _history_logger(work_dir),
                  Throughput(t.batch_size, task.decode_stats)]
     if model.optimizer.use_ema:
         callbacks.append(keras.callbacks.SwapEMAWeights())
