@@ -52,3 +52,7 @@ class DeviceError(Mnv2Error, RuntimeError):
 
 class ParseError(Mnv2Error, ValueError):
     """Tool output that does not have the expected form."""
+
+
+class TrainingFailed(Mnv2Error, RuntimeError):
+    """A training process that a driver (mnv2-reproduce) started exited with an error."""

@@ -1,7 +1,8 @@
 """Runs the paper's experiments: every (variant, seed) once, resumable, then mean +- std per variant.
 
-`reproduce(options)` trains what is missing under `<out_dir>/runs/<variant key>/seed_<k>/` (ordinary run
-directories: a killed run resumes at its exact step, a finished one is read back), then writes
+`reproduce(options)` trains what is missing under `<out_dir>/runs/<variant key>/seed_<k>/` with
+`mnv2-train` processes (ordinary run directories: a killed run resumes at its exact step, a finished
+one is read back; logs in `<out_dir>/logs/`), then writes
 `results.json`, `summary.md` and one PNG per figure into `out_dir` and returns the summary rows.
 """
 
@@ -9,17 +10,20 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 import os
 import re
+import signal
+import subprocess
 import sys
 import time
 
 from mnv2_tf import experiments, runs
 from mnv2_tf.experiments import overrides
 from mnv2_tf.reproduce import plots, studies
-from mnv2_tf.errors import ConfigError
+from mnv2_tf.errors import ConfigError, TrainingFailed
 
 
 @dataclasses.dataclass
@@ -31,10 +35,13 @@ class Options:
     overrides: tuple = ()  # applied to the base first (e.g. train.epochs=1 for a tiny run)
     widths: tuple = studies.WIDTHS
     resolutions: tuple = studies.RESOLUTIONS
+    jobs: int = 2  # mnv2-train processes at once
 
     def __post_init__(self):
         if not isinstance(self.seeds, int) or self.seeds < 1:
             raise ConfigError(f"--seeds must be >= 1, got {self.seeds!r}")
+        if not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ConfigError(f"--jobs must be >= 1, got {self.jobs!r}")
 
 
 def _base(options: Options):
@@ -66,26 +73,88 @@ def history(run_dir: str) -> list[tuple[int, float]]:
         for row in csv.DictReader(f):
             if row.get("val_top1"):
                 rows[int(row["epoch"])] = float(row["val_top1"])
-    steps = _steps_per_epoch(config)
+    steps = _steps_per_epoch(config.data.dataset, config.data.data_dir, config.data.train_split,
+                             config.train.batch_size)
     return [((epoch + 1) * steps, top1) for epoch, top1 in sorted(rows.items())]
 
 
-def _steps_per_epoch(config) -> int:
+@functools.lru_cache(maxsize=None)
+def _steps_per_epoch(dataset: str, data_dir, split: str, batch_size: int) -> int:
+    """Steps in an epoch; prepares the dataset the first time (before any trainer starts)."""
     from mnv2_tf.data import tfds_io
-    builder = tfds_io.open_dataset(config.data)
-    return builder.info.splits[config.data.train_split].num_examples // config.train.batch_size
+    from mnv2_tf.experiments.schema import DataConfig
+    builder = tfds_io.open_dataset(DataConfig(dataset=dataset, data_dir=data_dir))
+    return builder.info.splits[split].num_examples // batch_size
 
 
-def _train_one(config, run_dir: str, label: str) -> dict:
-    from mnv2_tf.training.loop import train
-    if runs.is_finished(run_dir) and os.path.exists(os.path.join(run_dir, runs.METRICS)):
-        with open(os.path.join(run_dir, runs.METRICS)) as f:
-            return json.load(f)
-    start = time.perf_counter()
-    metrics = train(config, run_dir, verbose=0)
-    metrics["train_seconds"] = round(time.perf_counter() - start, 1)
-    runs.write_atomic(os.path.join(run_dir, runs.METRICS), json.dumps(metrics, indent=1))
-    return metrics
+def _die_with_parent() -> None:  # pragma: no cover (runs in the child)
+    """A trainer outlives no killed runner: two trainers on one run directory would corrupt it."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _command(options: Options, run: "Run") -> list[str]:
+    assignments = [*options.overrides, *run.overrides, f"data.seed={run.seed}"]
+    return [sys.executable, "-m", "mnv2_tf.tools.train", "--task=classification",
+            f"--experiment={options.experiment}", f"--model_dir={run.run_dir}",
+            *[f"--override={a}" for a in assignments]]
+
+
+@dataclasses.dataclass
+class Run:
+    key: str
+    seed: int
+    overrides: tuple
+    run_dir: str
+
+    @property
+    def finished(self) -> bool:
+        return os.path.exists(os.path.join(self.run_dir, runs.METRICS)) and runs.is_finished(self.run_dir)
+
+    def result(self) -> dict:
+        with open(os.path.join(self.run_dir, runs.METRICS)) as f:
+            metrics = json.load(f)
+        timing = os.path.join(self.run_dir, TIMING)
+        seconds = json.load(open(timing))["seconds"] if os.path.exists(timing) else None
+        return {"seed": self.seed, "top1": metrics["top1"], "train_seconds": seconds,
+                "history": history(self.run_dir)}
+
+
+TIMING = "reproduce_timing.json"
+
+
+def _train_all(options: Options, todo: list[Run]) -> None:
+    """Trains the runs with `options.jobs` mnv2-train processes at a time (each one thread per op when
+    several share the cores: tracing a step is single-threaded, so two runs overlap it)."""
+    env = dict(os.environ)
+    if options.jobs > 1:
+        env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+        env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    log_dir = os.path.join(options.out_dir, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    pending, active, done = list(todo), [], 0
+    while pending or active:
+        while pending and len(active) < options.jobs:
+            run = pending.pop(0)
+            log = open(os.path.join(log_dir, f"{run.key}_seed_{run.seed}.log"), "a")
+            process = subprocess.Popen(_command(options, run), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       preexec_fn=_die_with_parent)
+            active.append((run, process, log, time.perf_counter()))
+        time.sleep(0.5)
+        for item in [a for a in active if a[1].poll() is not None]:
+            run, process, log, start = item
+            active.remove(item)
+            log.close()
+            done += 1
+            if process.returncode != 0:
+                for other in active:
+                    other[1].kill()
+                raise TrainingFailed(f"the run {run.key} seed {run.seed} failed (exit {process.returncode}): see "
+                                     f"{log.name}; rerun the same command to resume the others")
+            seconds = round(time.perf_counter() - start, 1)
+            runs.write_atomic(os.path.join(run.run_dir, TIMING), json.dumps({"seconds": seconds}))
+            print(f"[{done}/{len(todo)}] {run.key} seed {run.seed}: top-1 {run.result()['top1']:.4f} "
+                  f"({seconds:.0f} s)", file=sys.stderr, flush=True)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -106,26 +175,24 @@ def reproduce(options: Options) -> list[dict]:
     """Trains what is missing, writes results.json / summary.md / the figures; returns the summary rows."""
     base = _base(options)
     chosen = studies.get(options.figures, options.widths, options.resolutions)
-    plan = {}  # key -> config, in first-use order
+    plan = {}  # key -> (config, overrides), in first-use order: a variant two studies share trains once
     for study in chosen:
         for variant in study.variants:
             key, config = run_key(base, variant.overrides)
-            plan.setdefault(key, config)
+            plan.setdefault(key, (config, variant.overrides))
     os.makedirs(options.out_dir, exist_ok=True)
-    total, done, results = len(plan) * options.seeds, 0, {}
-    for seed in range(options.seeds):  # seed-major: an interrupted set has every variant at the same seeds
-        for key, config in plan.items():
-            done += 1
-            run_dir = os.path.join(options.out_dir, "runs", key, f"seed_{seed}")
-            seeded = overrides.apply(_copy(config), [f"data.seed={seed}"])
-            print(f"[{done}/{total}] {key} seed {seed}", file=sys.stderr, flush=True)
-            metrics = _train_one(seeded, run_dir, key)
-            print(f"  top-1 {metrics['top1']:.4f} ({metrics.get('train_seconds', 'done before')} s)",
-                  file=sys.stderr, flush=True)
-            results.setdefault(key, {"runs": []})["runs"].append(
-                {"seed": seed, "top1": metrics["top1"], "train_seconds": metrics.get("train_seconds"),
-                 "history": history(run_dir)})
-    for key, config in plan.items():
+    _steps_per_epoch(base.data.dataset, base.data.data_dir, base.data.train_split, base.train.batch_size)
+    # Seed-major: an interrupted set has every variant at the same seeds.
+    all_runs = [Run(key, seed, plan[key][1], os.path.join(options.out_dir, "runs", key, f"seed_{seed}"))
+                for seed in range(options.seeds) for key in plan]
+    todo = [r for r in all_runs if not r.finished]
+    print(f"{len(all_runs)} runs ({len(plan)} variants x {options.seeds} seeds), {len(all_runs) - len(todo)} "
+          f"already finished; training {len(todo)}, {options.jobs} at a time", file=sys.stderr, flush=True)
+    _train_all(options, todo)
+    results = {}
+    for run in all_runs:
+        results.setdefault(run.key, {"runs": []})["runs"].append(run.result())
+    for key, (config, _) in plan.items():
         top1 = [r["top1"] for r in results[key]["runs"]]
         results[key].update(zip(("top1_mean", "top1_std"), mean_std(top1)))
         results[key]["madds"] = madds(config)

@@ -34,6 +34,8 @@ def define_flags():
                               "switches (e.g. train.epochs=2); see mnv2-train --override.")
     flags.DEFINE_list("widths", [f"{w:g}" for w in studies.WIDTHS], "Figure 5 width multipliers.")
     flags.DEFINE_list("resolutions", [str(r) for r in studies.RESOLUTIONS], "Figure 5 input resolutions.")
+    flags.DEFINE_integer("jobs", 2, "mnv2-train processes at once (2 on 2 cores: they overlap the single-threaded "
+                         "graph tracing each run starts with).")
 
 
 def _numbers(values, kind, flag):
@@ -47,7 +49,8 @@ def main(argv):
     options = runner.Options(
         out_dir=FLAGS.out_dir or workspace.results_dir("reproduce"), figures=tuple(FLAGS.figure),
         seeds=FLAGS.seeds, experiment=FLAGS.experiment, overrides=tuple(FLAGS.override),
-        widths=_numbers(FLAGS.widths, float, "widths"), resolutions=_numbers(FLAGS.resolutions, int, "resolutions"))
+        widths=_numbers(FLAGS.widths, float, "widths"), resolutions=_numbers(FLAGS.resolutions, int, "resolutions"),
+        jobs=FLAGS.jobs)
     with common.progress_to_stderr():
         rows = runner.reproduce(options)
     print(json.dumps(rows, indent=1))

@@ -5,13 +5,13 @@ ablation scores the same there. Here each of 24 classes is a combination of thre
 narrow or low-resolution network finds hard, under every nuisance a photo has:
 
   label = 6 * shape + 2 * texture + arrangement
-  shape        disc, triangle, square, star (rotated at random; 19-31 % of the image wide)
-  texture      solid, fine stripes (period 3-4.5 px at 64 px, any direction), fine checks:
+  shape        disc, triangle, square, star (rotated at random; 34-50 % of the image wide)
+  texture      solid, fine stripes (period 2.5-4 px at 64 px, any direction), fine checks:
                detail that 32 px sampling aliases away
-  arrangement  one satellite disc beside the object, or two on opposite sides; satellites
-               are small (0.35-0.45 of the object) and take the object's colour
-  nuisances    0-2 smaller distractor shapes (other colours, any texture, no satellites), random
-               colours, a lighting gradient (x0.55-1.45), an occluding bar (25 %), pixel noise
+  arrangement  one small satellite disc beside the object, or two on opposite sides (radius
+               0.2-0.27 of the object's, 3-4 px at 64), in the object's colour
+  nuisances    0-2 small distractor shapes (other colours, any texture, no satellites; 30 % each),
+               random colours, a lighting gradient (x0.8-1.2), an occluding bar (10 %), pixel noise
 
 Generation is vectorised (numpy, a chunk of 250 images at a time) and deterministic: chunk k of a
 split depends only on (split, k, size). `generate(count, size, seed)` returns the arrays; the
@@ -54,7 +54,7 @@ def _radius(shape: np.ndarray, theta: np.ndarray) -> np.ndarray:
 def _texture(kind: np.ndarray, xx, yy, rng, n) -> np.ndarray:
     """(N, S, S) bool: where the object takes its second colour (solid: nowhere)."""
     angle = _u(rng, 0, np.pi, n)
-    frequency = 1 / _u(rng, 3.0, 4.5, n)
+    frequency = 1 / _u(rng, 2.5, 4.0, n)
     u = (np.cos(angle) * frequency) * xx + (np.sin(angle) * frequency) * yy + _u(rng, 0, 1, n)
     stripes = np.mod(u, 1) < 0.5
     k = kind[:, None, None]
@@ -118,39 +118,39 @@ def generate(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     arrangement = rng.integers(len(ARRANGEMENTS), size=n)
     bg, fg = _colours(rng, n)
     canvas = _Canvas(bg, size)
-    # Distractors first (under the object): any shape and texture, another colour, no satellites.
+    # Distractors first (under the object): small shapes of any kind and texture in another colour.
     for _ in range(2):
-        cx, cy, r = _u(rng, 6, 58, n), _u(rng, 6, 58, n), _u(rng, 3.0, 5.5, n)
-        rows, cols, yy, xx = canvas.window(cx, cy, 5.5)
-        present = (rng.random(n) < 0.5)[:, None, None]
+        cx, cy, r = _u(rng, 5, 59, n), _u(rng, 5, 59, n), _u(rng, 2.5, 4.5, n)
+        rows, cols, yy, xx = canvas.window(cx, cy, 4.5)
+        present = (rng.random(n) < 0.3)[:, None, None]
         mask = _shape_mask(rng.integers(len(SHAPES), size=n), cx, cy, r, _u(rng, 0, 2 * np.pi, n), xx, yy)
         other, _ = _colours(rng, n)
         tex = _texture(rng.integers(len(TEXTURES), size=n), xx, yy, rng, n)
         canvas.paint(mask & present, rows, cols, other, bg * 0.5 + other * 0.5, tex)
-    # The object: shape x texture, rotated, 19-31 % of the image wide (radius 6-10 px at 64).
-    r, cx, cy = _u(rng, 6.0, 10.0, n), _u(rng, 20, 44, n), _u(rng, 20, 44, n)
-    rows, cols, yy, xx = canvas.window(cx, cy, 10.0)
+    # The object: shape x texture, rotated, 34-50 % of the image wide (radius 11-16 px at 64).
+    r, cx, cy = _u(rng, 11.0, 16.0, n), _u(rng, 26, 38, n), _u(rng, 26, 38, n)
+    rows, cols, yy, xx = canvas.window(cx, cy, 16.0)
     body = _shape_mask(shape, cx, cy, r, _u(rng, 0, 2 * np.pi, n), xx, yy)
-    second = np.where((np.abs(fg - bg).mean(axis=1, keepdims=True) > 100), (fg + bg) / 2, 255 - fg)
+    second = np.where(fg.mean(axis=1, keepdims=True) > 127, fg * 0.25, 255 - (255 - fg) * 0.25)
     canvas.paint(body, rows, cols, fg, second, _texture(texture, xx, yy, rng, n))
-    # Satellites: one, or two on opposite sides, at 1.55-1.8 radii, in the object's colour.
-    direction, gap, small = _u(rng, 0, 2 * np.pi, n), r * _u(rng, 1.55, 1.8, n), r * _u(rng, 0.35, 0.45, n)
+    # Parts: one satellite disc beside the object, or two on opposite sides, in the object's colour.
+    direction, gap, small = _u(rng, 0, 2 * np.pi, n), r * _u(rng, 1.25, 1.4, n), r * _u(rng, 0.2, 0.27, n)
     for side, wanted in ((0.0, np.ones(n, bool)), (np.pi, arrangement == 1)):
         sx, sy = cx + gap * np.cos(direction + side), cy + gap * np.sin(direction + side)
-        rows, cols, yy, xx = canvas.window(sx, sy, 4.0)
+        rows, cols, yy, xx = canvas.window(sx, sy, 4.5)
         dot = (np.square(xx - sx) + np.square(yy - sy) < small * small) & wanted[:, None, None]
         canvas.paint(dot, rows, cols, fg)
-    # Occluding bar (25 %), lighting gradient, noise: over the whole image.
+    # Occluding bar (10 %), lighting gradient, noise: over the whole image.
     image = canvas.image
     yy, xx = (np.mgrid[0:size, 0:size].astype(np.float32) + 0.5) * np.float32(64.0 / size)
     angle = _u(rng, 0, np.pi, n)
     across = np.cos(angle) * (xx - 32) + np.sin(angle) * (yy - 32) - _u(rng, -10, 10, n)
-    occluder = (np.abs(across) < _u(rng, 1.0, 2.5, n)) & (rng.random(n) < 0.25)[:, None, None]
+    occluder = (np.abs(across) < _u(rng, 1.0, 2.5, n)) & (rng.random(n) < 0.1)[:, None, None]
     image = np.where(occluder[..., None], rng.uniform(0, 255, (n, 1, 1, 3)).astype(np.float32), image)
     light = _u(rng, 0, 2 * np.pi, n)
-    ramp = (np.cos(light) * (xx - 32) + np.sin(light) * (yy - 32)) * (_u(rng, 0.15, 0.45, n) / 45.0)
+    ramp = (np.cos(light) * (xx - 32) + np.sin(light) * (yy - 32)) * (_u(rng, 0.05, 0.2, n) / 45.0)
     image *= (1.0 + ramp)[..., None]
-    image += rng.standard_normal(image.shape, np.float32) * _u(rng, 3, 10, n)[..., None]
+    image += rng.standard_normal(image.shape, np.float32) * _u(rng, 2, 5, n)[..., None]
     labels = 6 * shape + 2 * texture + arrangement
     return np.clip(image, 0, 255).astype(np.uint8), labels.astype(np.int64)
 

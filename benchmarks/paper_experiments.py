@@ -1,0 +1,76 @@
+"""The paper's experiments in miniature, with the goals of the benchmark they run on.
+
+Times the mnv2_parts generator (numpy, 2,000 images at 64 px; goal >= 1,000 images/s), then runs
+`mnv2-reproduce` (every figure, --seeds seeds; resumable: rerun after a kill) and checks:
+  - the smallest Figure 5 point is well below saturation (<= 85 % top-1);
+  - top-1 rises with width and with resolution across the grid (pairs that agree);
+  - >= 10 points from the smallest to the largest grid point;
+  - seed-to-seed std <= 1 point at the largest point;
+  - the whole set within 60 minutes (wall clock of this run; finished runs read back count 0).
+
+  python benchmarks/paper_experiments.py [--out_dir=workspace/results/reproduce] [--seeds=3] [--jobs=2]
+"""
+
+import json
+import os
+import time
+
+from absl import app, flags
+
+from mnv2_tf import workspace
+from mnv2_tf.data.builders import parts
+from mnv2_tf.reproduce import runner
+
+flags.DEFINE_string("out_dir", None, "Runs and results (default <workspace>/results/reproduce).")
+flags.DEFINE_integer("seeds", 3, "Seeds per variant.")
+flags.DEFINE_integer("jobs", 2, "Training processes at once.")
+flags.DEFINE_list("figure", ["all"], "Figures to run.")
+FLAGS = flags.FLAGS
+
+
+def generation_rate(count: int = 2000, size: int = 64) -> float:
+    start = time.perf_counter()
+    for k in range(0, count, parts.CHUNK):
+        parts.generate(parts.CHUNK, size, k)
+    return count / (time.perf_counter() - start)
+
+
+def goals(report: dict, rate: float, minutes: float) -> list[tuple[str, str, bool]]:
+    out = [("generation >= 1,000 images/s", f"{rate:,.0f} images/s", rate >= 1000)]
+    grid = next((s for s in report["studies"] if s["key"] == "5"), None)
+    if grid:
+        points = {v["label"]: report["runs"][v["run"]] for v in grid["variants"]}
+        labels = list(points)
+        smallest, largest = points[labels[0]], points[labels[-1]]
+        spread = 100 * (largest["top1_mean"] - smallest["top1_mean"])
+        rising = [r for r in report["summary"] if r["figure"] == "5"]
+        agree = sum(r["verdict"] == "agrees" for r in rising)
+        out += [(f"smallest point {labels[0]} <= 85 %", f"{100 * smallest['top1_mean']:.1f} %",
+                 smallest["top1_mean"] <= 0.85),
+                ("top-1 rises with width and resolution", f"{agree} of {len(rising)} neighbour pairs agree "
+                 f"beyond noise, {sum(r['difference_points'] > 0 for r in rising)} rise", agree == len(rising)),
+                (f">= 10 points from {labels[0]} to {labels[-1]}", f"{spread:+.1f} points", spread >= 10),
+                (f"std <= 1 point at {labels[-1]}", f"{100 * largest['top1_std']:.2f} points",
+                 largest["top1_std"] <= 0.01)]
+    out.append(("whole set <= 60 min on 2 cores", f"{minutes:.1f} min", minutes <= 60))
+    return out
+
+
+def main(argv):
+    del argv
+    rate = generation_rate()
+    out_dir = FLAGS.out_dir or workspace.results_dir("reproduce")
+    start = time.perf_counter()
+    runner.reproduce(runner.Options(out_dir=out_dir, figures=tuple(FLAGS.figure), seeds=FLAGS.seeds,
+                                    jobs=FLAGS.jobs))
+    minutes = (time.perf_counter() - start) / 60
+    with open(os.path.join(out_dir, "results.json")) as f:
+        report = json.load(f)
+    print(open(os.path.join(out_dir, "summary.md")).read())
+    print("| goal | measured | met |\n|---|---|---|")
+    for goal, measured, met in goals(report, rate, minutes):
+        print(f"| {goal} | {measured} | {'yes' if met else 'no'} |")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,69 @@
+"""mnv2-reproduce at a tiny size: the runs it trains carry their switches, and what it reports is what they measured."""
+
+import json
+import os
+
+import pytest
+
+from mnv2_tf.errors import ConfigError
+from mnv2_tf.reproduce import runner, studies
+
+
+def test_mean_std_and_the_verdict_against_noise():
+    assert runner.mean_std([0.5]) == (0.5, 0.0)
+    mean, std = runner.mean_std([0.6, 0.7, 0.8])
+    assert mean == pytest.approx(0.7) and std == pytest.approx(0.1)
+    a = {"top1_mean": 0.70, "top1_std": 0.01, "runs": [0] * 3}
+    b = {"top1_mean": 0.60, "top1_std": 0.01, "runs": [0] * 3}
+    c = {"top1_mean": 0.695, "top1_std": 0.01, "runs": [0] * 3}  # 0.5 points: inside 2 standard errors
+    assert runner.verdict(a, b) == "agrees" and runner.verdict(b, a) == "disagrees"
+    assert runner.verdict(a, c) == "within noise"
+    assert runner.verdict(a, c, similar=True) == "agrees (within noise)"
+    assert runner.verdict(a, b, similar=True) == "disagrees (they differ)"
+
+
+def test_studies_share_the_paper_default_and_name_their_runs_by_what_they_change():
+    from mnv2_tf import experiments
+    base = experiments.get("parts", "classification")
+    assert runner.run_key(base, ())[0] == "base"
+    assert runner.run_key(base, ("model.shortcut=none",))[0] == "shortcut=none"
+    assert runner.run_key(base, ("model.width_multiplier=0.35",))[0] == "base"  # the base's own value
+    grid = studies.figure5((0.35, 1.0), (32, 64))
+    assert [v.label for v in grid.variants] == ["0.35/32", "0.35/64", "1/32", "1/64"]
+    assert ("1/64", "1/32") in grid.expect and ("1/32", "0.35/32") in grid.expect
+    assert [s.key for s in studies.get(["6b", "5"])] == ["5", "6b"]
+    with pytest.raises(ConfigError, match="7"):
+        studies.get(["7"])
+
+
+@pytest.mark.slow
+def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("reproduce"))
+    data = str(tmp_path_factory.mktemp("parts"))
+    options = runner.Options(out_dir=out, figures=("6a",), seeds=2, jobs=2, overrides=(
+        "data.dataset=mnv2_parts/32", f"data.data_dir={data}", "model.input_shape=32,32,3", "train.epochs=1",
+        "train.batch_size=32", "train.checkpoint_steps=100", "train.warmup_epochs=0"))
+    rows = runner.reproduce(options)
+    report = json.load(open(os.path.join(out, "results.json")))
+    assert set(report["runs"]) == {"base", "bottleneck_activation=relu6"}
+    for key, result in report["runs"].items():
+        assert [r["seed"] for r in result["runs"]] == [0, 1]
+        for r in result["runs"]:
+            run_dir = os.path.join(out, "runs", key, f"seed_{r['seed']}")
+            config = json.load(open(os.path.join(run_dir, "config.json")))
+            assert config["model"]["bottleneck_activation"] == ("relu6" if "relu6" in key else "linear")
+            assert config["data"]["seed"] == r["seed"] and config["data"]["dataset"] == "mnv2_parts/32"
+            assert r["top1"] == json.load(open(os.path.join(run_dir, "metrics.json")))["top1"]
+            assert [step for step, _ in r["history"]] == [512 // 32]  # one epoch of mnv2_parts/32
+        assert (result["top1_mean"], result["top1_std"]) == pytest.approx(
+            runner.mean_std([r["top1"] for r in result["runs"]]))
+    seeds = [r["top1"] for r in report["runs"]["base"]["runs"]]
+    assert seeds[0] != seeds[1]  # the seed reaches the initial weights and the data order
+    linear, relu6 = report["runs"]["base"], report["runs"]["bottleneck_activation=relu6"]
+    assert rows == report["summary"] and len(rows) == 1
+    assert rows[0]["difference_points"] == round(100 * (linear["top1_mean"] - relu6["top1_mean"]), 2)
+    with open(os.path.join(out, "figure_6a.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "Linear bottleneck > ReLU6 in bottleneck" in open(os.path.join(out, "summary.md")).read()
+    # Rerun: every run is finished, so nothing trains and the report is the same.
+    assert runner.reproduce(options) == rows
