@@ -87,3 +87,16 @@ def test_no_private_api_outside_compat():
             if isinstance(node, ast.Attribute) and node.attr in {a for _, a, _ in compat.PRIVATE_SYMBOLS}:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.attr}")
     assert not found, found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,flag", [("mnv2-train", "--override"), ("mnv2-export", "--quantization"),
+                                         ("mnv2-reproduce", "--figure")])
+def test_console_scripts_help_lists_the_tools_own_flags(script, flag):
+    """Through the installed script (its __main__ is a wrapper, not the tool module)."""
+    path = pathlib.Path(sys.executable).parent / script
+    if not path.exists():
+        pytest.fail(f"{path} is not installed: pip install -e . installs the console scripts")
+    out = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert flag in out.stdout and "--verbose" in out.stdout, out.stdout[:2000]

@@ -283,8 +283,10 @@ class SplitStemBottleneck(keras.layers.Layer):
         self.stem, self.block, self.splits = stem, block, splits
 
     def build(self, input_shape):
-        self.stem.build(input_shape)
-        self.block.build(self.stem.compute_output_shape(input_shape))
+        if not self.stem.built:  # from_config hands over layers Keras has built already
+            self.stem.build(input_shape)
+        if not self.block.built:
+            self.block.build(self.stem.compute_output_shape(input_shape))
         if self.block.use_residual:
             raise ConfigError(f"{self.block.name} adds its input: the stem output cannot stay unmaterialized")
         self._groups = split_slices(self.stem.filters, self.splits)

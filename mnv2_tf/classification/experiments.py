@@ -123,11 +123,11 @@ EXPERIMENTS = {
                     "over-confidence on few examples. " + "Offline (no cached ImageNet weights): --noinit_imagenet trains from scratch, or --init_checkpoint=<a run of ours with the same width> copies its backbone."),
     "parts": lambda: ExperimentConfig(
         name="parts", task="classification",
-        model=BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=24,
+        model=BackboneConfig(width_multiplier=0.35, input_shape=(48, 48, 3), num_classes=24,
                              dropout=0.0, bn_momentum=0.9, weight_decay=0.0),
         data=DataConfig(dataset="mnv2_parts/64", crop_area=(0.85, 1.0), eval_crop_fraction=1.0,
                         shuffle_buffer=12_000),
-        train=TrainConfig(epochs=4, batch_size=64, optimizer="adam", learning_rate=0.004,
+        train=TrainConfig(epochs=6, batch_size=64, optimizer="adam", learning_rate=0.004,
                           learning_rate_batch_size=64, lr_schedule="cosine", warmup_epochs=0.5,
                           checkpoint_steps=150),
         description="The paper's experiments in miniature (mnv2-reproduce): MobileNetV2 from scratch on "

@@ -12,7 +12,7 @@ import dataclasses
 from mnv2_tf.errors import ConfigError
 
 WIDTHS = (0.35, 0.5, 1.0)
-RESOLUTIONS = (32, 48, 64)
+RESOLUTIONS = (40, 48, 64)
 
 
 @dataclasses.dataclass(frozen=True)

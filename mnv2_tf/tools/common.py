@@ -35,16 +35,19 @@ def run_tool(define_flags, main) -> None:
             print(f"error: {e}", file=sys.stderr)
             return e.exit_code
 
+    tool = define_flags.__module__  # "__main__" under python -m, the module under a console script
     try:
-        app.run(wrapped, flags_parser=_parse)
+        app.run(wrapped, flags_parser=lambda argv: _parse(argv, tool))
     except SystemExit as e:
         raise SystemExit(0 if e.code is None else e.code) from None
 
 
-def _parse(argv):
+def _parse(argv, tool: str):
+    """Parses the flags; --help prints the tool's docstring, its own flags and the shared ones."""
     if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
-        main = sys.modules["__main__"]
-        parts = [(main.__doc__ or "").strip(), FLAGS.main_module_help(), FLAGS.module_help(__name__)]
+        module = sys.modules.get(tool)
+        parts = [(getattr(module, "__doc__", None) or "").strip(), FLAGS.module_help(tool),
+                 FLAGS.module_help(__name__)]
         print(str(FLAGS) if "--helpfull" in argv else "\n\n".join(p for p in parts if p.strip()))
         sys.exit(0)
     try:

@@ -126,3 +126,15 @@ def test_default_graph_is_unchanged():
     config = BackboneConfig()
     assert (config.bottleneck_activation, config.shortcut, config.expansion_rate) == ("linear", "bottleneck", None)
     assert mobilenet_v2(config).count_params() == 3538984  # keras.applications MobileNetV2 1.0/224
+
+
+def test_a_split_stem_model_loads_from_its_keras_file(tmp_path):
+    """Sec. 5.1's SplitStemBottleneck gets its stem and block back built by Keras (it used to re-build them)."""
+    config = BackboneConfig(width_multiplier=0.35, input_shape=(64, 64, 3), num_classes=5,
+                            expansion_splits=(2,) + (1,) * 16)
+    model = mobilenet_v2(config)
+    randomize_batch_norm(model)
+    model.save(tmp_path / "split.keras")
+    x = images((64, 64, 3))
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "split.keras")(x, training=False).numpy(),
+                               model(x, training=False).numpy(), atol=1e-5)
