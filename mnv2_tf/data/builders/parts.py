@@ -21,11 +21,12 @@ one for tests).
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from mnv2_tf.data.builders.generated import GeneratedBuilder, GeneratedConfig
 
 SHAPES = ("disc", "triangle", "square", "star")
 TEXTURES = ("solid", "stripes", "checks")
@@ -155,23 +156,14 @@ def generate(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(image, 0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
-@dataclasses.dataclass
-class PartsConfig(tfds.core.BuilderConfig):
-    image_size: int = 64
-    num_train: int = 12_000
-    num_validation: int = 2_000
-    num_test: int = 2_000
-
-
-class Mnv2Parts(tfds.core.GeneratorBasedBuilder):
+class Mnv2Parts(GeneratedBuilder):
     """24 classes of shape x texture x arrangement under clutter, lighting and occlusion (no download)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = [
-        PartsConfig(name="64", description="64x64 images, 12,000 / 2,000 / 2,000 (the benchmark)."),
-        PartsConfig(name="32", description="32x32 images, 512 / 256 / 256 (tests).", image_size=32,
-                    num_train=512, num_validation=256, num_test=256),
+        GeneratedConfig(name="64", description="64x64 images, 12,000 / 2,000 / 2,000 (the benchmark).",
+                        image_size=64, num_train=12_000, num_validation=2_000, num_test=2_000),
+        GeneratedConfig(name="32", description="32x32 images, 512 / 256 / 256 (tests).", image_size=32,
+                        num_train=512, num_validation=256, num_test=256),
     ]
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -184,12 +176,6 @@ class Mnv2Parts(tfds.core.GeneratorBasedBuilder):
             supervised_keys=("image", "label"),
             description=__doc__,
         )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager  # nothing to download
-        cfg = self.builder_config
-        counts = {"train": cfg.num_train, "validation": cfg.num_validation, "test": cfg.num_test}
-        return {split: self._generate_examples(split, n) for split, n in counts.items()}
 
     def _generate_examples(self, split: str, count: int):
         size = self.builder_config.image_size

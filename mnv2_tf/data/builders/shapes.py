@@ -16,26 +16,18 @@ Generation is deterministic: example i of a split depends only on (split, i).
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 
 import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image, ImageDraw, ImageFilter
 
+from mnv2_tf.data.builders.generated import GeneratedBuilder, GeneratedConfig
 from mnv2_tf.defaults import IGNORE_LABEL
 from mnv2_tf.errors import ConfigError
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "ring")
 _SPLIT_SEEDS = {"train": 1, "validation": 2, "test": 3}
-
-
-@dataclasses.dataclass
-class ShapesConfig(tfds.core.BuilderConfig):
-    image_size: int = 128
-    num_train: int = 3000
-    num_validation: int = 500
-    num_test: int = 500
 
 
 def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
@@ -124,16 +116,14 @@ def generate_example(size: int, rng: np.random.Generator) -> dict:
             "objects": objects, "segmentation_mask": mask[..., None]}
 
 
-class Mnv2Shapes(tfds.core.GeneratorBasedBuilder):
+class Mnv2Shapes(GeneratedBuilder):
     """Synthetic shapes for classification, detection and segmentation (no download)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = [
-        ShapesConfig(name="128", description="128x128 images (default).", image_size=128),
-        ShapesConfig(name="64", description="64x64 images, small splits (tests).", image_size=64,
-                     num_train=256, num_validation=64, num_test=64),
-        ShapesConfig(name="224", description="224x224 images.", image_size=224),
+        GeneratedConfig(name="128", description="128x128 images (default).", image_size=128),
+        GeneratedConfig(name="64", description="64x64 images, small splits (tests).", image_size=64,
+                        num_train=256, num_validation=64, num_test=64),
+        GeneratedConfig(name="224", description="224x224 images.", image_size=224),
     ]
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -151,12 +141,6 @@ class Mnv2Shapes(tfds.core.GeneratorBasedBuilder):
             supervised_keys=("image", "label"),
             description=__doc__,
         )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager  # nothing to download
-        cfg = self.builder_config
-        counts = {"train": cfg.num_train, "validation": cfg.num_validation, "test": cfg.num_test}
-        return {split: self._generate_examples(split, n) for split, n in counts.items()}
 
     def _generate_examples(self, split: str, count: int):
         size = self.builder_config.image_size
