@@ -42,6 +42,7 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     data = str(tmp_path_factory.mktemp("parts"))
     options = runner.Options(out_dir=out, figures=("6a",), seeds=2, jobs=2, overrides=(
         "data.dataset=mnv2_parts/32", f"data.data_dir={data}", "model.input_shape=32,32,3", "train.epochs=1",
+        "model.table=1,16,1,1;6,24,2,2;6,32,2,2",  # 5 blocks: tracing the step takes seconds, not half a minute
         "train.batch_size=32", "train.checkpoint_steps=100", "train.warmup_epochs=0"))
     rows = runner.reproduce(options)
     report = json.load(open(os.path.join(out, "results.json")))
@@ -53,6 +54,7 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
             config = json.load(open(os.path.join(run_dir, "config.json")))
             assert config["model"]["bottleneck_activation"] == ("relu6" if "relu6" in key else "linear")
             assert config["data"]["seed"] == r["seed"] and config["data"]["dataset"] == "mnv2_parts/32"
+            assert len(config["model"]["table"]) == 3  # the base's overrides reach every run
             assert r["top1"] == json.load(open(os.path.join(run_dir, "metrics.json")))["top1"]
             assert [step for step, _ in r["history"]] == [512 // 32]  # one epoch of mnv2_parts/32
         assert (result["top1_mean"], result["top1_std"]) == pytest.approx(

@@ -33,7 +33,6 @@ TEXTURES = ("solid", "stripes", "checks")
 ARRANGEMENTS = ("one", "two")
 CLASS_NAMES = tuple(f"{s}_{t}_{a}" for s in SHAPES for t in TEXTURES for a in ARRANGEMENTS)
 CHUNK = 250
-_SPLIT_SEEDS = {"train": 11, "validation": 12, "test": 13}
 
 
 def _u(rng, low, high, n) -> np.ndarray:

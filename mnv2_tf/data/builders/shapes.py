@@ -27,7 +27,6 @@ from mnv2_tf.defaults import IGNORE_LABEL
 from mnv2_tf.errors import ConfigError
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "ring")
-_SPLIT_SEEDS = {"train": 1, "validation": 2, "test": 3}
 
 
 def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
