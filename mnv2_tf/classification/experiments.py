@@ -32,10 +32,9 @@ GRID_TOP1 = {
     (0.75, 224): 69.8, (0.75, 192): 68.7, (0.75, 160): 66.4, (0.75, 128): 63.2, (0.75, 96): 58.8,
     (0.5, 224): 65.4, (0.5, 192): 63.9, (0.5, 160): 61.0, (0.5, 128): 57.7, (0.5, 96): 51.2,
     (0.35, 224): 60.3, (0.35, 192): 58.2, (0.35, 160): 55.7, (0.35, 128): 50.8, (0.35, 96): 45.5}
-GPU_TIME = ("Time: the paper trains 16 asynchronous workers at batch 96 (Fig. 6's x-axis runs to 7M steps); "
-            "slim's README reaches 72.0 % after ~700K steps of 8 x 96 on 8 GPUs, i.e. ~3 days on 8 V100s at "
-            "1.0/224, less in proportion to multiply-adds for smaller points and ~2x faster with "
-            "--override=train.jit_compile=on on current GPUs.")
+GPU_TIME = ("Time at 1.0/224: slim's README reaches 72.0 % after ~700K steps of 8 x 96 images (~537M images); at "
+            "the 3,865 images/s keras.applications trains at on one H100 in fp32 (Keras 3 + JAX) that is ~39 h on "
+            "one H100, ~5 h on 8 (estimate); smaller points take time roughly in proportion to multiply-adds.")
 
 
 def _grid_point(width: float, resolution: int) -> ExperimentConfig:
@@ -60,13 +59,13 @@ def _ablation(name: str, switch: str, value, paper: str) -> ExperimentConfig:
 ABLATIONS = {
     "imagenet_relu6_bottleneck": ("bottleneck_activation", "relu6",
                                   "Paper Figure 6a, 'Relu6 in bottleneck': below the linear bottleneck over the "
-                                  "whole run, about 1 point at the end (~71 vs ~72 %, read off the plot)."),
+                                  "whole run (the paper gives the curves only, top-1 axis 66-72 %)."),
     "imagenet_expansion_shortcut": ("shortcut", "expansion",
                                     "Paper Figure 6b, 'Shortcut between expansions' (wiring: "
-                                    "backbone.builder.expansion_shortcuts): below bottleneck shortcuts, ~71 % "
-                                    "at 7M steps read off the plot."),
-    "imagenet_no_shortcut": ("shortcut", "none", "Paper Figure 6b, 'No residual': the lowest curve, ~70 % at "
-                             "7M steps read off the plot."),
+                                    "backbone.builder.expansion_shortcuts): below bottleneck shortcuts over the "
+                                    "whole run (curves only, top-1 axis 66-72 %)."),
+    "imagenet_no_shortcut": ("shortcut", "none", "Paper Figure 6b, 'No residual': the lowest of the three curves (curves "
+                             "only, top-1 axis 66-72 %)."),
     "imagenet_expansion_3": ("expansion_rate", 3, "Paper Sec. 4: expansion rates 5-10 give nearly identical "
                              "curves; t = 3 is below that range (no number given)."),
     "imagenet_expansion_10": ("expansion_rate", 10, "Paper Sec. 4: t = 10 should be nearly identical to t = 6 "

@@ -114,8 +114,10 @@ class Run:
     def result(self) -> dict:
         with open(os.path.join(self.run_dir, runs.METRICS)) as f:
             metrics = json.load(f)
-        timing = os.path.join(self.run_dir, TIMING)
-        seconds = json.load(open(timing))["seconds"] if os.path.exists(timing) else None
+        timing, seconds = os.path.join(self.run_dir, TIMING), None
+        if os.path.exists(timing):
+            with open(timing) as f:
+                seconds = json.load(f)["seconds"]
         return {"seed": self.seed, "top1": metrics["top1"], "train_seconds": seconds,
                 "history": history(self.run_dir)}
 
