@@ -34,6 +34,9 @@ def _grid(ax, study, report):
         for x, y, _, resolution in points:
             ax.annotate(f"{resolution}px", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis(FormatStrFormatter("%g"))
     ax.set_xlabel("multiply-adds, millions (log)")
     ax.set_ylabel("top-1 accuracy, %")
 

@@ -69,3 +69,22 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     assert "Linear bottleneck > ReLU6 in bottleneck" in open(os.path.join(out, "summary.md")).read()
     # Rerun: every run is finished, so nothing trains and the report is the same.
     assert runner.reproduce(options) == rows
+
+
+@pytest.mark.parametrize("key", ["5", "6b", "expansion"])
+def test_every_figure_draws_from_a_report(key, tmp_path):
+    """The figures runs have not drawn in the tiny run: a synthetic report with 3 seeds per variant."""
+    from mnv2_tf.reproduce import plots
+    study = studies.get([key], widths=(0.35, 1.0), resolutions=(40, 64))[0]
+    report = {"context": {"seeds": 3, "cpu": "test CPU, 2 cores", "date": "2026-12-03"}, "runs": {},
+              "studies": [{"key": key, "variants": []}]}
+    for i, v in enumerate(study.variants):
+        runs = [{"seed": s, "top1": 0.3 + 0.05 * i + 0.01 * s, "history": [(100, 0.1), (200, 0.3 + 0.05 * i)]}
+                for s in range(3)]
+        mean, std = runner.mean_std([r["top1"] for r in runs])
+        report["runs"][f"v{i}"] = {"runs": runs, "top1_mean": mean, "top1_std": std, "madds": 10e6 * (i + 1)}
+        report["studies"][0]["variants"].append({"label": v.label, "group": v.group, "run": f"v{i}"})
+    path = plots.draw(study, report, str(tmp_path / f"figure_{key}.png"))
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(path) > 10_000
