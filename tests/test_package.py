@@ -99,4 +99,4 @@ def test_console_scripts_help_lists_the_tools_own_flags(script, flag):
         pytest.fail(f"{path} is not installed: pip install -e . installs the console scripts")
     out = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert flag in out.stdout and "--verbose" in out.stdout, out.stdout[:2000]
+    assert flag in out.stdout and "--[no]verbose" in out.stdout, out.stdout[:2000]

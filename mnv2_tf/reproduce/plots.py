@@ -12,19 +12,15 @@ def _pyplot():
     return plt
 
 
-def _context(report) -> str:
-    c = report["context"]
-    return f"mnv2_parts, {c['seeds']} seeds (mean ± std), {c['cpu']}, {c['date']}"
+def _context(entry) -> str:
+    c = entry["context"]
+    return f"{c['experiment']} (mnv2_parts), {c['seeds']} seeds, mean ± std, {c['cpu']}, {c['date']}"
 
 
-def _variants(study, report):
-    listed = next(s for s in report["studies"] if s["key"] == study.key)["variants"]
-    return [(v, report["runs"][v["run"]]) for v in listed]
-
-
-def _grid(ax, study, report):
+def _grid(ax, entry):
     lines = {}
-    for v, r in _variants(study, report):
+    for v in entry["variants"]:
+        r = v
         lines.setdefault(v["group"], []).append((r["madds"] / 1e6, 100 * r["top1_mean"], 100 * r["top1_std"],
                                                  v["label"].split("/")[1]))
     for group, points in lines.items():
@@ -41,8 +37,9 @@ def _grid(ax, study, report):
     ax.set_ylabel("top-1 accuracy, %")
 
 
-def _curves(ax, study, report):
-    for v, r in _variants(study, report):
+def _curves(ax, entry):
+    for v in entry["variants"]:
+        r = v
         histories = [run["history"] for run in r["runs"] if run["history"]]
         if not histories:
             continue
@@ -59,8 +56,8 @@ def _curves(ax, study, report):
     ax.set_ylabel("validation top-1, %")
 
 
-def _bars(ax, study, report):
-    items = _variants(study, report)
+def _bars(ax, entry):
+    items = [(v, v) for v in entry["variants"]]
     xs = range(len(items))
     ax.bar(xs, [100 * r["top1_mean"] for _, r in items], yerr=[100 * r["top1_std"] for _, r in items],
            capsize=4, color="tab:blue", alpha=0.8)
@@ -70,11 +67,12 @@ def _bars(ax, study, report):
     ax.set_ylabel("top-1 accuracy, %")
 
 
-def draw(study, report: dict, path: str) -> str:
+def draw(study, entry: dict, path: str) -> str:
+    """`study`'s figure from its results.json entry (variants with runs, mean, std, MAdds)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
-    {"grid": _grid, "curves": _curves, "bars": _bars}[study.plot](ax, study, report)
-    ax.set_title(f"{study.title}\n{_context(report)}", fontsize=9)
+    {"grid": _grid, "curves": _curves, "bars": _bars}[study.plot](ax, entry)
+    ax.set_title(f"{study.title}\n{_context(entry)}", fontsize=9)
     ax.grid(alpha=0.3)
     if study.plot != "bars":
         ax.legend(fontsize=8)

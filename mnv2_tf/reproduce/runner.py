@@ -198,19 +198,37 @@ def reproduce(options: Options) -> list[dict]:
         top1 = [r["top1"] for r in results[key]["runs"]]
         results[key].update(zip(("top1_mean", "top1_std"), mean_std(top1)))
         results[key]["madds"] = madds(config)
-    rows = summarize(chosen, base, results)
     context = {"cpu": _cpu(), "seeds": options.seeds, "experiment": options.experiment,
                "overrides": list(options.overrides), "date": time.strftime("%Y-%m-%d")}
-    report = {"context": context, "runs": results, "summary": rows,
-              "studies": [{"key": s.key, "variants": [{"label": v.label, "group": v.group,
-                                                        "run": run_key(base, v.overrides)[0]} for v in s.variants]}
-                          for s in chosen]}
-    runs.write_atomic(os.path.join(options.out_dir, "results.json"), json.dumps(report, indent=1))
-    runs.write_atomic(os.path.join(options.out_dir, "summary.md"), markdown(rows, context))
+    entries = {s.key: _entry(s, base, results, context) for s in chosen}
+    path = os.path.join(options.out_dir, "results.json")
+    kept = [e for e in _previous(path) if e["key"] not in entries]  # figures run before, by another call
+    merged = sorted(kept + list(entries.values()), key=lambda e: studies.NAMES.index(e["key"]))
+    runs.write_atomic(path, json.dumps({"studies": merged}, indent=1))
+    runs.write_atomic(os.path.join(options.out_dir, "summary.md"), markdown(merged))
     for study in chosen:
-        path = plots.draw(study, report, os.path.join(options.out_dir, f"figure_{study.key}.png"))
-        print(f"wrote {path}", file=sys.stderr)
-    return rows
+        out = plots.draw(study, entries[study.key], os.path.join(options.out_dir, f"figure_{study.key}.png"))
+        print(f"wrote {out}", file=sys.stderr)
+    return [row for e in entries.values() for row in e["summary"]]
+
+
+def _previous(path: str) -> list[dict]:
+    """The figures an earlier call wrote into results.json ([] if none or unreadable)."""
+    try:
+        with open(path) as f:
+            found = json.load(f).get("studies", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [e for e in found if isinstance(e, dict) and e.get("key") in studies.NAMES]
+
+
+def _entry(study, base, results, context) -> dict:
+    """One figure's record: its variants with their runs and mean +- std, its claim rows, how it was measured."""
+    variants = [{"label": v.label, "group": v.group, "run": run_key(base, v.overrides)[0]} for v in study.variants]
+    for v in variants:
+        v.update(results[v["run"]])
+    return {"key": study.key, "title": study.title, "paper": study.paper, "context": context,
+            "variants": variants, "summary": summarize(study, variants)}
 
 
 def verdict(better: dict, worse: dict, similar: bool = False) -> str:
@@ -225,19 +243,18 @@ def verdict(better: dict, worse: dict, similar: bool = False) -> str:
     return "agrees" if diff > 0 else "disagrees"
 
 
-def summarize(chosen, base, results) -> list[dict]:
-    """One row per ordered pair a study's claim makes: ours (mean +- std) and the verdict."""
+def summarize(study, variants: list[dict]) -> list[dict]:
+    """One row per ordered pair the study's claim makes: ours (mean +- std) and the verdict."""
+    by_label = {v["label"]: v for v in variants}
     rows = []
-    for study in chosen:
-        keys = {v.label: run_key(base, v.overrides)[0] for v in study.variants}
-        for pair in study.expect:
-            similar = pair[0] == "~"
-            a, b = pair[1:] if similar else pair
-            ra, rb = results[keys[a]], results[keys[b]]
-            rows.append({"figure": study.key, "claim": f"{a} {'~' if similar else '>'} {b}",
-                         "paper": study.paper, "ours": f"{_pm(ra)} vs {_pm(rb)}",
-                         "difference_points": round(100 * (ra["top1_mean"] - rb["top1_mean"]), 2),
-                         "verdict": verdict(ra, rb, similar)})
+    for pair in study.expect:
+        similar = pair[0] == "~"
+        a, b = pair[1:] if similar else pair
+        ra, rb = by_label[a], by_label[b]
+        rows.append({"figure": study.key, "claim": f"{a} {'~' if similar else '>'} {b}", "paper": study.paper,
+                     "ours": f"{_pm(ra)} vs {_pm(rb)}", "seeds": len(ra["runs"]),
+                     "difference_points": round(100 * (ra["top1_mean"] - rb["top1_mean"]), 2),
+                     "verdict": verdict(ra, rb, similar)})
     return rows
 
 
@@ -245,13 +262,14 @@ def _pm(r) -> str:
     return f"{100 * r['top1_mean']:.1f} ± {100 * r['top1_std']:.1f}"
 
 
-def markdown(rows: list[dict], context: dict) -> str:
-    lines = [f"Measured {context['date']} on {context['cpu']}, {context['seeds']} seeds, base experiment "
-             f"`{context['experiment']}` {' '.join(context['overrides'])}".rstrip(), "",
-             "| figure | claim | ours: top-1 % (mean ± std) | difference (points) | verdict |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['figure']} | {r['claim']} | {r['ours']} | {r['difference_points']:+.2f} | {r['verdict']} |"
-              for r in rows]
+def markdown(entries: list[dict]) -> str:
+    lines = [f"- Figure {e['key']}: measured {e['context']['date']} on {e['context']['cpu']}, "
+             f"{e['context']['seeds']} seeds, base `{e['context']['experiment']}` "
+             f"{' '.join(e['context']['overrides'])}".rstrip() for e in entries]
+    lines += ["", "| figure | claim | ours: top-1 % (mean ± std) | seeds | difference (points) | verdict |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {r['figure']} | {r['claim']} | {r['ours']} | {r['seeds']} | {r['difference_points']:+.2f} | "
+              f"{r['verdict']} |" for e in entries for r in e["summary"]]
     return "\n".join(lines) + "\n"
 
 

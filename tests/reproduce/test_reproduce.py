@@ -46,8 +46,10 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
         "train.batch_size=32", "train.checkpoint_steps=100", "train.warmup_epochs=0"))
     rows = runner.reproduce(options)
     report = json.load(open(os.path.join(out, "results.json")))
-    assert set(report["runs"]) == {"base", "bottleneck_activation=relu6"}
-    for key, result in report["runs"].items():
+    (entry,) = report["studies"]
+    variants = {v["run"]: v for v in entry["variants"]}
+    assert set(variants) == {"base", "bottleneck_activation=relu6"}
+    for key, result in variants.items():
         assert [r["seed"] for r in result["runs"]] == [0, 1]
         for r in result["runs"]:
             run_dir = os.path.join(out, "runs", key, f"seed_{r['seed']}")
@@ -59,16 +61,24 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
             assert [step for step, _ in r["history"]] == [512 // 32]  # one epoch of mnv2_parts/32
         assert (result["top1_mean"], result["top1_std"]) == pytest.approx(
             runner.mean_std([r["top1"] for r in result["runs"]]))
-    seeds = [r["top1"] for r in report["runs"]["base"]["runs"]]
+    seeds = [r["top1"] for r in variants["base"]["runs"]]
     assert seeds[0] != seeds[1]  # the seed reaches the initial weights and the data order
-    linear, relu6 = report["runs"]["base"], report["runs"]["bottleneck_activation=relu6"]
-    assert rows == report["summary"] and len(rows) == 1
+    linear, relu6 = variants["base"], variants["bottleneck_activation=relu6"]
+    assert rows == entry["summary"] and len(rows) == 1 and rows[0]["seeds"] == 2
     assert rows[0]["difference_points"] == round(100 * (linear["top1_mean"] - relu6["top1_mean"]), 2)
     with open(os.path.join(out, "figure_6a.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "Linear bottleneck > ReLU6 in bottleneck" in open(os.path.join(out, "summary.md")).read()
     # Rerun: every run is finished, so nothing trains and the report is the same.
     assert runner.reproduce(options) == rows
+    # A figure run by another call keeps this one's record in results.json and summary.md.
+    other = {"key": "6b", "title": "t", "paper": "p", "summary": [dict(rows[0], figure="6b")],
+             "context": dict(entry["context"]), "variants": []}
+    json.dump({"studies": [other] + report["studies"]}, open(os.path.join(out, "results.json"), "w"))
+    runner.reproduce(options)
+    kept = json.load(open(os.path.join(out, "results.json")))["studies"]
+    assert [e["key"] for e in kept] == ["6a", "6b"]
+    assert "| 6b |" in open(os.path.join(out, "summary.md")).read()
 
 
 @pytest.mark.parametrize("key", ["5", "6b", "expansion"])
@@ -76,15 +86,15 @@ def test_every_figure_draws_from_a_report(key, tmp_path):
     """The figures runs have not drawn in the tiny run: a synthetic report with 3 seeds per variant."""
     from mnv2_tf.reproduce import plots
     study = studies.get([key], widths=(0.35, 1.0), resolutions=(40, 64))[0]
-    report = {"context": {"seeds": 3, "cpu": "test CPU, 2 cores", "date": "2026-12-03"}, "runs": {},
-              "studies": [{"key": key, "variants": []}]}
+    entry = {"context": {"seeds": 3, "cpu": "test CPU, 2 cores", "date": "2026-12-03", "experiment": "parts"},
+             "variants": []}
     for i, v in enumerate(study.variants):
         runs = [{"seed": s, "top1": 0.3 + 0.05 * i + 0.01 * s, "history": [(100, 0.1), (200, 0.3 + 0.05 * i)]}
                 for s in range(3)]
         mean, std = runner.mean_std([r["top1"] for r in runs])
-        report["runs"][f"v{i}"] = {"runs": runs, "top1_mean": mean, "top1_std": std, "madds": 10e6 * (i + 1)}
-        report["studies"][0]["variants"].append({"label": v.label, "group": v.group, "run": f"v{i}"})
-    path = plots.draw(study, report, str(tmp_path / f"figure_{key}.png"))
+        entry["variants"].append({"label": v.label, "group": v.group, "run": f"v{i}", "runs": runs,
+                                  "top1_mean": mean, "top1_std": std, "madds": 10e6 * (i + 1)})
+    path = plots.draw(study, entry, str(tmp_path / f"figure_{key}.png"))
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(path) > 10_000
