@@ -219,7 +219,8 @@ def _previous(path: str) -> list[dict]:
             found = json.load(f).get("studies", [])
     except (OSError, ValueError, AttributeError):
         return []
-    return [e for e in found if isinstance(e, dict) and e.get("key") in studies.NAMES]
+    fields = ("key", "title", "paper", "context", "variants", "summary")
+    return [e for e in found if isinstance(e, dict) and all(f in e for f in fields) and e["key"] in studies.NAMES]
 
 
 def _entry(study, base, results, context) -> dict:
