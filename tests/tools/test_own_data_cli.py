@@ -46,6 +46,7 @@ def _export_labels(run_dir, out_dir):
     return tflite_metadata.read(open(path, "rb").read())["files"]["labels.txt"].split()
 
 
+@pytest.mark.slow  # trains and exports through subprocesses: not the fast tier
 def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
     spec = f"image_folder:{folders['image_folder']}"
     data = str(tmp_path / "data")
