@@ -1,11 +1,13 @@
 """Every use of a private Keras / LiteRT API, in one place to audit on an upgrade.
 
 Each hook says why the public API does not suffice and which upstream issue it
-works around. `PRIVATE_SYMBOLS` lists them; `tests/test_compat.py` asserts
+works around. `PRIVATE_SYMBOLS` lists them; `tests/test_package.py` asserts
 each still exists in the installed versions.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 
 def _litert_interpreter():
@@ -79,6 +81,21 @@ def build_before_fit(model, batch) -> None:
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+@contextlib.contextmanager
+def ema_not_finalized(optimizer):
+    """Keras swaps EMA weights into the model at the end of every fit() (`finalize_variable_values`,
+    called by fit's internals); a partial (resumed) epoch must not, or training would continue from
+    the EMA weights. Patched on this optimizer instance only, for the duration of the block."""
+    if not optimizer.use_ema:
+        yield
+        return
+    optimizer.finalize_variable_values = lambda var_list: None
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values
 
 
 def patch_multi_worker_reduce() -> None:

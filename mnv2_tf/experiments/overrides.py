@@ -1,6 +1,6 @@
 """Setting any config field from the command line: `section.field=value` (nested: `head.anchors.min_scale=0.1`).
 
-Values are read as the field's current type: numbers, booleans (true/false),
+Values are read as the field's type hint (`typed.from_text`): numbers, booleans (true/false),
 tuples as comma lists (`data.crop_area=0.5,1.0`), rows as `;`-separated comma lists or JSON
 (`model.table=1,16,1,1;6,24,2,2;...` or `[[1,16,1,1],...]`), `none` for optional fields.
 The result is validated by the same dataclass checks as the named experiments.
@@ -9,12 +9,11 @@ The result is validated by the same dataclass checks as the named experiments.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.experiments import typed
 
 SECTIONS = ("model", "head", "data", "train")
-_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -28,49 +27,9 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return (parts[0], parts[-1])
 
 
-def _number(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-
-def parse_value(text: str, current, path: str, annotation: str = ""):
-    """`text` read as the field's type: its annotation, else the type of its current value."""
-    low = text.strip().lower()
-    kind = annotation.replace("Optional[", "").replace("]", "").split("|")[0].strip() or type(current).__name__
-    if kind == "str" and "Optional" not in annotation and "None" not in annotation:
-        return text  # a plain string field: "none" is a value (model.shortcut=none)
-    if low in ("none", "null"):
-        return None
-    if kind == "bool":
-        if low in _TRUE + _FALSE:
-            return low in _TRUE
-        raise ConfigError(f"{path} takes true or false, got {text!r}")
-    if kind == "str":
-        return text
-    if low.startswith("["):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: {text!r} is not valid JSON ({e.msg})") from None
-    if ";" in text:
-        return tuple(tuple(_number(p.strip()) for p in row.split(",") if p.strip())
-                     for row in text.split(";") if row.strip())
-    if kind == "tuple" or "," in text:
-        return tuple(_number(p.strip()) for p in text.split(",") if p.strip())
-    value = _number(text.strip())
-    if kind in ("int", "float") and not isinstance(value, (int, float)):
-        raise ConfigError(f"{path} takes a number, got {text!r}")
-    return float(value) if kind == "float" else value
-
-
 def _set(obj, fields: list[str], text: str, path: str):
     """A copy of dataclass `obj` with the dotted field set (re-validated by its __post_init__)."""
-    declared = {f.name: str(f.type) for f in dataclasses.fields(obj)}
+    declared = typed.hints(type(obj))
     names = list(declared)
     if fields[0] not in names:
         raise ConfigError(f"unknown field {path!r}: {type(obj).__name__} has {', '.join(names)}")
@@ -82,7 +41,7 @@ def _set(obj, fields: list[str], text: str, path: str):
     else:
         if dataclasses.is_dataclass(current):
             raise ConfigError(f"{path} is a section; set one of its fields ({path}.<field>=...)")
-        value = parse_value(text, current, path, declared[fields[0]])
+        value = typed.from_text(text, declared[fields[0]], path)
     try:
         return dataclasses.replace(obj, **{fields[0]: value})
     except (TypeError, ValueError) as e:

@@ -16,10 +16,18 @@ from mnv2_tf import tasks
 from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.defaults import DEFAULT_DATASET
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.experiments import typed
 
 OPTIMIZERS = ("rmsprop", "momentum", "adam")
 SCHEDULES = ("exponential", "cosine", "poly", "constant")
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+
+
+def _require(checks) -> None:
+    """Raise the message of the first failed (ok, message) check as a ConfigError."""
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 @dataclasses.dataclass
@@ -50,6 +58,16 @@ class DataConfig:
     eval_crop_fraction: float = 0.875
     shuffle_buffer: int = 10_000
     seed: int = 0
+
+    def __post_init__(self):
+        self.crop_area = tuple(self.crop_area)
+        _require([
+            (len(self.crop_area) == 2 and 0 < self.crop_area[0] <= self.crop_area[1] <= 1,
+             f"crop_area must be 0 < min <= max <= 1, got {self.crop_area}"),
+            (0 < self.eval_crop_fraction <= 1, f"eval_crop_fraction must be in (0, 1], got {self.eval_crop_fraction}"),
+            (0 <= self.validation_fraction < 1, f"validation_fraction must be in [0, 1), got {self.validation_fraction}"),
+            (0 <= self.test_fraction < 1, f"test_fraction must be in [0, 1), got {self.test_fraction}"),
+            (self.shuffle_buffer >= 1, f"shuffle_buffer must be >= 1, got {self.shuffle_buffer}")])
 
 
 @dataclasses.dataclass
@@ -88,6 +106,28 @@ class TrainConfig:
     steps_per_execution: int = 1
     jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
 
+    def __post_init__(self):
+        _require([
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
+            (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}"),
+            (self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {self.strategy!r}"),
+            (self.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {self.jit_compile!r}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.checkpoint_steps >= 1, f"checkpoint_steps must be >= 1, got {self.checkpoint_steps}"),
+            (0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must be in (0, 1), got {self.ema_decay}"),
+            (self.steps_per_execution >= 1, f"steps_per_execution must be >= 1, got {self.steps_per_execution}"),
+            (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
+            (self.divergence_loss >= 0, f"divergence_loss must be >= 0 (0: off), got {self.divergence_loss}"),
+            (self.divergence_factor == 0 or self.divergence_factor > 1,
+             f"divergence_factor must be > 1 (0: off), got {self.divergence_factor}"),
+            (self.learning_rate_batch_size >= 1,
+             f"learning_rate_batch_size must be >= 1, got {self.learning_rate_batch_size}"),
+            (self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs}"),
+            (self.lr_decay_epochs > 0, f"lr_decay_epochs must be > 0, got {self.lr_decay_epochs}")])
+
 
 @dataclasses.dataclass
 class ExperimentConfig:
@@ -105,55 +145,37 @@ class ExperimentConfig:
                 "data": dataclasses.asdict(self.data), "train": dataclasses.asdict(self.train),
                 "description": self.description}
 
+    def __post_init__(self):
+        self.validate()
+
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
-        data = dict(d["data"])
-        data["crop_area"] = tuple(data["crop_area"])
-        if d.get("task") not in tasks.names():
-            raise ConfigError(f"task must be one of {tasks.names()}, got {d.get('task')!r}")
+        """From `to_dict`'s form (a run's config.json): every section built by its type hints."""
+        if not isinstance(d, dict) or d.get("task") not in tasks.names():
+            task = d.get("task") if isinstance(d, dict) else None
+            raise ConfigError(f"task must be one of {tasks.names()}, got {task!r}")
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown config section {unknown[0]!r}; sections: model, head, data, train")
         head_class = tasks.head_config(d["task"])
-        head = head_class(**d["head"]) if head_class and d.get("head") else None
-        return cls(name=d["name"], task=d["task"], model=BackboneConfig.from_dict(d["model"]),
-                   data=DataConfig(**data), train=TrainConfig(**d["train"]), head=head,
-                   description=d.get("description", ""))
+        head = typed.build(head_class, d["head"], "head") if head_class and d.get("head") is not None else None
+        return cls(name=d.get("name", ""), task=d["task"], model=typed.build(BackboneConfig, d["model"], "model"),
+                   data=typed.build(DataConfig, d["data"], "data"), train=typed.build(TrainConfig, d["train"], "train"),
+                   head=head, description=d.get("description", ""))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True)
 
     def validate(self) -> None:
-        t = self.train
+        """Every section's checks again (fields may have been set in place) and the task's head."""
+        for section in (self.model, self.data, self.train, self.head):
+            if section is not None and hasattr(section, "__post_init__"):
+                section.__post_init__()
         if self.task not in tasks.names():
             raise ConfigError(f"task must be one of {tasks.names()}, got {self.task!r}")
-        checks = [
-            (t.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {t.optimizer!r}"),
-            (t.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}, got {t.lr_schedule!r}"),
-            (t.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {t.strategy!r}"),
-            (t.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {t.jit_compile!r}"),
-            (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
-            (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
-            (t.learning_rate > 0, f"learning_rate must be > 0, got {t.learning_rate}"),
-            (t.checkpoint_steps >= 1, f"checkpoint_steps must be >= 1, got {t.checkpoint_steps}"),
-            (0 <= t.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {t.label_smoothing}"),
-            (t.ema_decay is None or 0 < t.ema_decay < 1, f"ema_decay must be in (0, 1), got {t.ema_decay}"),
-            (0 < self.data.crop_area[0] <= self.data.crop_area[1] <= 1,
-             f"crop_area must be 0 < min <= max <= 1, got {self.data.crop_area}"),
-            (0 < self.data.eval_crop_fraction <= 1,
-             f"eval_crop_fraction must be in (0, 1], got {self.data.eval_crop_fraction}"),
-            (t.steps_per_execution >= 1, f"steps_per_execution must be >= 1, got {t.steps_per_execution}"),
-            (t.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {t.keep_checkpoints}"),
-            (t.divergence_loss >= 0, f"divergence_loss must be >= 0 (0: off), got {t.divergence_loss}"),
-            (t.divergence_factor == 0 or t.divergence_factor > 1,
-             f"divergence_factor must be > 1 (0: off), got {t.divergence_factor}"),
-            (t.learning_rate_batch_size >= 1, f"learning_rate_batch_size must be >= 1, got {t.learning_rate_batch_size}"),
-            (t.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {t.warmup_epochs}"),
-            (t.lr_decay_epochs > 0, f"lr_decay_epochs must be > 0, got {t.lr_decay_epochs}"),
-            (self.data.shuffle_buffer >= 1, f"shuffle_buffer must be >= 1, got {self.data.shuffle_buffer}")]
         head_class = tasks.head_config(self.task)
-        checks.append((isinstance(self.head, head_class) if head_class else self.head is None,
-                       f"task {self.task!r} needs {'a ' + head_class.__name__ if head_class else 'no'} head config"))
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        _require([(isinstance(self.head, head_class) if head_class else self.head is None,
+                   f"task {self.task!r} needs {'a ' + head_class.__name__ if head_class else 'no'} head config")])
 
     def with_num_classes(self, n: int) -> "ExperimentConfig":
         """A copy whose class count (the head's, or the classifier's) is `n`."""

@@ -4,9 +4,13 @@ r"""mnv2-train: trains a named experiment; rerun the same command after a crash 
   mnv2-train --task=classification --experiment=imagenet_1.0_224 --data_dir=/data/tfds --model_dir=/ckpt/mnv2
   mnv2-train --task=detection --experiment=shapes --override=train.lr_schedule=constant --override=head.nms_iou=0.5
 
-Named flags set the common fields; `--override=section.field=value` (repeatable)
-sets any field of model / head / data / train. The run directory defaults to
-<workspace>/runs/<task>/<experiment>.
+A config is composed in this order, the last word winning (docs/configs.md): the named
+`--experiment`, then `--config=FILE` (JSON or YAML, any subset of the sections; a run's
+config.json stands alone and reproduces that run), then the named flags, then
+`--override=section.field=value` (repeatable) for any field of model / head / data / train.
+The run directory defaults to <workspace>/runs/<task>/<config name>.
+
+  mnv2-train --config=workspace/runs/classification/shapes/config.json --print_config
 """
 
 from __future__ import annotations
@@ -42,11 +46,13 @@ def define_flags():
     flags.DEFINE_enum("task", tasks.DEFAULT_TASK, tasks.names(), "Task; picks the experiment family.")
     flags.DEFINE_string("experiment", "shapes", "Named experiment of the task: " + "; ".join(
         f"{t}: {', '.join(experiments.names(t))}" for t in tasks.names()) + ".")
+    flags.DEFINE_string("config", None, "A JSON or YAML config laid over the named experiment (any subset of "
+                        "model / head / data / train); a run's config.json reproduces that run.")
     flags.DEFINE_string("model_dir", None, "Run directory (default <workspace>/runs/<task>/<experiment>).")
     flags.DEFINE_string("init_checkpoint", None, "Run dir or .keras file of ours whose backbone starts this run "
                         "(run:<task>/<experiment> = that experiment's run in the workspace; empty: none).")
     flags.DEFINE_string("dataset", None, "TFDS name (imagenet2012, coco/2017, mnv2_shapes/128...) or your own "
-                        "data: image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR (see README).")
+                        "data: image_folder:DIR, coco:FILE.json, voc:DIR, masks:DIR (see docs/own_data.md).")
     flags.DEFINE_float("validation_fraction", None, "Own data: share of files for validation when the layout "
                        "gives no validation split (default 0.1; by a hash of the file name).")
     flags.DEFINE_float("test_fraction", None, "Own data: share of files for a test split when the layout gives "
@@ -80,9 +86,14 @@ def define_flags():
     flags.DEFINE_bool("print_config", False, "Print the resolved config as JSON and stop.")
 
 
-def assignments_from_flags(config) -> list[str]:
-    """The named flags as overrides, then the --override ones (which win)."""
-    out = [f"{config.num_classes_field}=none"]  # the dataset's count unless --num_classes says otherwise
+def assignments_from_flags(config, file_data: dict | None = None) -> list[str]:
+    """The named flags as overrides, then the --override ones (which win).
+
+    The class count comes from the dataset unless `--num_classes` or the config file gives it.
+    """
+    section, field = config.num_classes_field.split(".")
+    given = ((file_data or {}).get(section) or {}).get(field) is not None
+    out = [] if given else [f"{config.num_classes_field}=none"]
     for flag, field in FIELDS.items():
         value = FLAGS[flag].value
         if value is None:
@@ -101,8 +112,12 @@ def assignments_from_flags(config) -> list[str]:
 
 
 def config_from_flags():
-    config = experiments.get(FLAGS.experiment, FLAGS.task)
-    return overrides.apply(config, assignments_from_flags(config))
+    file_data, task = None, FLAGS.task
+    if FLAGS.config:
+        file_data = experiments.read_file(FLAGS.config)
+        task = experiments.file_task(file_data, FLAGS.task if FLAGS["task"].present else None)
+    config = experiments.compose(task, FLAGS.experiment, file_data)
+    return overrides.apply(config, assignments_from_flags(config, file_data))
 
 
 def main(argv):

@@ -5,7 +5,7 @@ r"""mnv2-write-layout: writes the built-in shapes data to a folder in one of the
   mnv2-write-layout --format=voc --out=/tmp/shapes_voc
   mnv2-write-layout --format=masks --out=/tmp/shapes_masks
 
-Then train on it: mnv2-train --dataset=<format>:<out> (see README, "Train on your own data").
+Then train on it: mnv2-train --dataset=<format>:<out> (see docs/own_data.md).
 """
 
 from __future__ import annotations

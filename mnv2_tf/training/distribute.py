@@ -21,7 +21,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ConfigError("strategy=multi_worker needs TF_CONFIG describing the cluster "
-                             "(see README: Distributed training)")
+                             "(see docs/library.md: Distributed training)")
         compat.patch_multi_worker_reduce()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":

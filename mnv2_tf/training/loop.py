@@ -26,10 +26,15 @@ from mnv2_tf.errors import InputFileError
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.training import checkpointing, distribute, optim
 
-# Evaluation datasets are finite with an unknown length (corrupt images may be
-# dropped); Keras warns when one ends. The training stream never ends.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
-warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+
+@contextlib.contextmanager
+def _quiet_keras_data_warnings():
+    """Evaluation datasets are finite with an unknown length (corrupt images may be dropped);
+    Keras warns when one ends. The training stream never ends. Scoped to a training run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+        yield
 
 
 class Throughput(keras.callbacks.Callback):
@@ -53,20 +58,6 @@ class Throughput(keras.callbacks.Callback):
         rate = self._steps * self.batch_size / max((self._end or time.perf_counter()) - self._start, 1e-9)
         print(f"epoch {epoch + 1}: training {rate:.1f} images/s, corrupt images skipped so far: "
               f"{self.decode_stats.skipped}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _ema_not_finalized(optimizer):
-    """Keras swaps EMA weights into the model at the end of every fit(); a partial
-    (resumed) epoch must not, or training would continue from the EMA weights."""
-    if not optimizer.use_ema:
-        yield
-        return
-    optimizer.finalize_variable_values = lambda var_list: None
-    try:
-        yield
-    finally:
-        del optimizer.finalize_variable_values
 
 
 def _shard_by_data() -> tf.data.Options:
@@ -113,7 +104,8 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     created = _make_run_dir(work_dir)
     ckpt_dir = os.path.join(work_dir, "checkpoints")
     try:
-        return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
+        with _quiet_keras_data_warnings():
+            return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
     except BaseException:
         if created and not checkpointing.list_checkpoints(ckpt_dir):
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -162,7 +154,7 @@ def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     fit = dict(callbacks=callbacks, validation_data=eval_ds, verbose=verbose)
     epoch, batch = divmod(step, steps)
     if step < total and batch:
-        with _ema_not_finalized(model.optimizer):
+        with compat.ema_not_finalized(model.optimizer):
             model.fit(task.train_dataset(step).with_options(shard), initial_epoch=epoch,
                       epochs=epoch + 1, steps_per_epoch=steps - batch, **fit)
         epoch += 1

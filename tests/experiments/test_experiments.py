@@ -92,3 +92,68 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     with pytest.raises(OSError):
         runs.write_atomic(path, broken)
     assert open(path).read() == "{}" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_a_runs_config_json_read_back_is_the_same_config(tmp_path):
+    """What `--config=<run>/config.json` composes: the run's config, class count included."""
+    config = experiments.get("smoke", "detection").with_num_classes(4)
+    runs.check_or_write_config(str(tmp_path), config)
+    data = experiments.read_file(str(tmp_path / "config.json"))
+    again = experiments.compose(experiments.file_task(data, None), "shapes", data)
+    assert again.to_json() == config.to_json() and again.num_classes == 4
+    with pytest.raises(ConfigError, match="for task 'detection', not 'segmentation'"):
+        experiments.file_task(data, "segmentation")
+
+
+def test_a_partial_yaml_file_lies_over_the_named_experiment_and_overrides_win(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("train:\n  epochs: 3\n  learning_rate: 0.01\nhead:\n  anchors:\n    min_scale: 0.1\n"
+                    "data:\n  crop_area: [0.5, 1.0]\n")
+    config = experiments.compose("detection", "smoke", experiments.read_file(str(path)))
+    smoke = experiments.get("smoke", "detection")
+    assert (config.train.epochs, config.train.learning_rate, config.name) == (3, 0.01, "smoke")
+    assert config.head.anchors.min_scale == 0.1 and config.data.crop_area == (0.5, 1.0)
+    assert config.train.batch_size == smoke.train.batch_size and config.model == smoke.model
+    assert overrides.apply(config, ["train.epochs=5"]).train.epochs == 5
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"train": {"epoch": 3}}', "unknown field train.epoch: TrainConfig has epochs"),
+    ('{"train": {"epochs": 0}}', "epochs must be >= 1"),
+    ('{"trian": {}}', "unknown config section 'trian'"),
+    ('{"train": ', "cannot be read"),
+    ('[1, 2]', "must hold a mapping"),
+])
+def test_bad_config_files_are_config_errors_naming_the_field(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        experiments.compose("classification", "smoke", experiments.read_file(str(path)))
+    with pytest.raises(ConfigError, match="does not exist"):
+        experiments.read_file(str(tmp_path / "missing.json"))
+
+
+def test_every_check_lives_in_the_dataclass():
+    from mnv2_tf.experiments import DataConfig, TrainConfig
+    for bad, message in [(dict(epochs=0), "epochs"), (dict(optimizer="sgdx"), "optimizer"),
+                         (dict(ema_decay=1.5), "ema_decay"), (dict(batch_size=0), "batch_size")]:
+        with pytest.raises(ConfigError, match=message):
+            TrainConfig(**bad)
+    with pytest.raises(ConfigError, match="crop_area"):
+        DataConfig(crop_area=(0.9, 0.1))
+
+
+@pytest.mark.parametrize("field,text,value", [
+    ("model.expansion_splits", "2", 2), ("model.expansion_splits", "[2, 1]", (2, 1)),
+    ("train.ema_decay", "none", None), ("model.shortcut", "none", "none"),
+    ("train.learning_rate", "1", 1.0), ("data.seed", "7", 7), ("model.input_shape", "64,64,3", (64, 64, 3)),
+])
+def test_override_values_follow_the_type_hints(field, text, value):
+    from mnv2_tf.backbone import BackboneConfig
+    from mnv2_tf.experiments import DataConfig, TrainConfig, typed
+    section, name = field.split(".")
+    cls = {"model": BackboneConfig, "train": TrainConfig, "data": DataConfig}[section]
+    got = typed.from_text(text, typed.hints(cls)[name], field)
+    assert got == value and type(got) is type(value)
+    with pytest.raises(ConfigError, match="cannot be none"):
+        typed.from_text("none", typed.hints(TrainConfig)["epochs"], "train.epochs")

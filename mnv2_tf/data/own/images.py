@@ -21,9 +21,8 @@ from PIL import Image, ImageOps
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_SIDE = 1024  # long side of a stored image; training crops are 224-513 pixels
 JPEG_QUALITY = 95
-Image.MAX_IMAGE_PIXELS = 200_000_000  # a 4000x3000 photo is 12M; beyond 200M is a decompression bomb
-
-warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # "Palette images with transparency"
+# PIL's own limit (Image.MAX_IMAGE_PIXELS, ~89M pixels; an error at twice that) is left as it is: a
+# 4000x3000 photo is 12M pixels. Its warnings are silenced per call ("Palette images with transparency").
 
 
 def is_image(name: str) -> bool:
@@ -54,17 +53,24 @@ def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | 
     try:
         with open(path, "rb") as f:
             data = f.read()
-        image = Image.open(io.BytesIO(data))
-        raw_size, fmt = image.size, image.format
-        tag = image.getexif().get(0x0112, 1)
-        orient = tag not in (0, 1)
-        if annotated_size is not None and tuple(annotated_size) == raw_size:
-            orient = False
-        if fmt == "JPEG" and max(raw_size) > 2 * max_side:
-            image.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
-        image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode(data, max_side, annotated_size)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise Unreadable(f"{os.path.basename(path)}: {e}") from None
+
+
+def _decode(data: bytes, max_side: int, annotated_size) -> Loaded:
+    image = Image.open(io.BytesIO(data))
+    raw_size, fmt = image.size, image.format
+    tag = image.getexif().get(0x0112, 1)
+    orient = tag not in (0, 1)
+    if annotated_size is not None and tuple(annotated_size) == raw_size:
+        orient = False
+    if fmt == "JPEG" and max(raw_size) > 2 * max_side:
+        image.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
+    image.load()
     changed = image.size != raw_size or orient
     if orient:
         image = ImageOps.exif_transpose(image)
