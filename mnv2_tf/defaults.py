@@ -13,8 +13,6 @@ Choices (and why):
 
 from __future__ import annotations
 
-import keras
-
 from mnv2_tf.errors import ConfigError
 
 BN_MOMENTUM = 0.997
@@ -24,13 +22,29 @@ WEIGHT_DECAY = 4e-5
 IGNORE_LABEL = 255  # segmentation pixels no loss or metric counts (VOC's convention)
 DEFAULT_DATASET = "mnv2_shapes/128"  # the built-in dataset every tool defaults to
 
+# The input contract of every model, run and exported file: RGB pixels p in [0, 255] become
+# (p - PIXEL_MEAN) / PIXEL_STD in [-1, 1] (slim's and keras.applications' MobileNetV2 preprocessing).
+# Prediction (`mnv2-classify/detect/segment`, Keras or .tflite) resizes the whole frame to the input
+# size, bilinearly, as MediaPipe Tasks and the Task Library feed a phone's frame: no central crop.
+PIXEL_MEAN = 127.5
+PIXEL_STD = 127.5
 
-def kernel_initializer(stddev: float = INIT_STDDEV) -> keras.initializers.Initializer:
+
+def input_contract(height: int, width: int) -> dict:
+    """The preprocessing an exported file expects, as its export report records it."""
+    return {"color": "RGB", "resize": f"whole frame to {height}x{width}, bilinear (no crop)",
+            "normalization": {"mean": PIXEL_MEAN, "std": PIXEL_STD},
+            "float_input": f"(pixel - {PIXEL_MEAN:g}) / {PIXEL_STD:g}", "uint8_input": "raw pixels 0-255"}
+
+
+def kernel_initializer(stddev: float = INIT_STDDEV):
+    import keras
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
-def kernel_regularizer(weight_decay: float) -> keras.regularizers.Regularizer | None:
+def kernel_regularizer(weight_decay: float):
     """Keras L2 matching TF's `weight_decay * tf.nn.l2_loss(w)`; None when 0."""
+    import keras
     if weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
     return keras.regularizers.L2(weight_decay / 2.0) if weight_decay else None

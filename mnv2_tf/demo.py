@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from mnv2_tf import evaluation, experiments, runs, tasks, workspace
+from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
 from mnv2_tf.latency import grid, report
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.tflite.export import ExportOptions, export, table
@@ -60,30 +61,32 @@ def run_demo(task_name: str, root: str | None = None, verbose: int = 2) -> int:
     """Runs the demo of `task_name` in the workspace `root`; returns the exit code (1: a goal missed)."""
     root = root or workspace.root()
     start = time.perf_counter()
-    task_class = tasks.task_class(task_name)
+    task_class, paper, predictor = tasks.task_class(task_name), tasks.paper(task_name), tasks.predictor(task_name)
     print(f"== {task_name} against the paper (mnv2-profile --task={task_name}) ==")
-    print(task_class.paper_markdown(task_class.demo_rows()))
+    print(paper.paper_markdown(paper.demo_rows()))
     run_dir = _train(experiments.get(DEMO_EXPERIMENT, task_name), root, verbose)
 
     model, config = runs.load_run(run_dir)
     result = evaluation.evaluate(model, config, EvalOptions("test", 50))
     if task_class.multi_scale:
-        result["MF_" + task_class.demo_goal[0]] = evaluation.evaluate(
-            model, config, EvalOptions("test", 50, multi_scale=True))[task_class.demo_goal[0]]
+        result["MF_" + paper.DEMO_GOAL[0]] = evaluation.evaluate(
+            model, config, EvalOptions("test", 50, multi_scale=True))[paper.DEMO_GOAL[0]]
     print("\n== Held-out test split ==\n" + json.dumps(result, indent=1))
     task = tasks.create(config)
     images, _ = next(iter(task.eval_dataset("test", 1)))
-    pixels = np.clip((images.numpy()[0] + 1) * 127.5, 0, 255).astype(np.uint8)
-    prediction = task_class.predict(model, config, pixels)
+    pixels = np.clip(images.numpy()[0] * PIXEL_STD + PIXEL_MEAN, 0, 255).astype(np.uint8)
+    options = predictor.Options()
+    prediction = predictor.predict(model, config, pixels, options)
     png = os.path.join(run_dir, "test_image.png")
-    runs.write_atomic(png, lambda tmp: task_class.draw(pixels, prediction, task.class_names).save(tmp, format="PNG"))
-    print(f"One test image, predicted: {json.dumps(task_class.summary(prediction, task.class_names))[:300]}; "
+    picture = predictor.draw(pixels, prediction, task.class_names, options)
+    runs.write_atomic(png, lambda tmp: picture.save(tmp, format="PNG"))
+    print(f"One test image, predicted: {json.dumps(predictor.summary(prediction, task.class_names, options))[:300]}; "
           f"drawn in {png}")
 
     run_name = os.path.basename(run_dir)
     export_dir = workspace.export_dir(task_name, run_name, root)
     print("\n== TFLite export + verification against Keras (mnv2-export) ==", flush=True)
-    reports = export(run_dir, ExportOptions(verify_images=task_class.demo_verify_images), export_dir)
+    reports = export(run_dir, ExportOptions(verify_images=paper.DEMO_VERIFY_IMAGES), export_dir)
     print(table(reports))
     print("\n== TFLite latency on this machine, 1 thread, ours vs keras.applications converted the same way "
           "(mnv2-latency) ==", flush=True)
@@ -95,7 +98,7 @@ def run_demo(task_name: str, root: str | None = None, verbose: int = 2) -> int:
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Exported models: {export_dir}; "
           f"model: {os.path.join(run_dir, runs.MODEL)}; latency: {results}; "
           f"logs: tensorboard --logdir {os.path.join(run_dir, 'logs')}")
-    metric, goal = task_class.demo_goal
+    metric, goal = paper.DEMO_GOAL
     if result[metric] < goal:
         _say(f"{metric} {result[metric]:.3f} is below the demo's goal {goal}")
     return 0 if result[metric] >= goal and all(r["verification"]["passed"] for r in reports) else 1

@@ -24,23 +24,24 @@ def read_image(path: str) -> np.ndarray:
         raise InputFileError(f"{path} is not a readable JPEG/PNG/GIF/BMP image") from None
 
 
-def predict_file(model_path: str, task: str, image_path: str, out_png: str, **options):
+def predict_file(model_path: str, task: str, image_path: str, out_png: str, options=None):
     """Runs `image_path` through the `task` run directory (or exported .tflite file) at `model_path`,
-    draws the result into `out_png`; returns the task's JSON summary. `options` are the task's
-    (min_score, multi_scale, top_k)."""
-    task_class = tasks.task_class(task)
+    draws the result into `out_png`; returns the task's JSON summary. `options`: the task's
+    `Predictor.Options` (top_k, min_score, multi_scale; None: its defaults)."""
+    predictor = tasks.predictor(task)
+    options = options if options is not None else predictor.Options()
     pixels = read_image(image_path)
     if model_path.endswith(".tflite"):
         from mnv2_tf.tflite.model_file import TFLiteModel
 
         model = TFLiteModel.open(model_path)
-        prediction, names = task_class.predict_tflite(model, pixels, **options), model.labels
+        prediction, names = predictor.predict_tflite(model, pixels, options), model.labels
     else:
         model, config, names = runs.load_task_run(model_path, task)
-        prediction = task_class.predict(model, config, pixels, **options)
-    picture = task_class.draw(pixels, prediction, names, **options)
+        prediction = predictor.predict(model, config, pixels, options)
+    picture = predictor.draw(pixels, prediction, names, options)
     try:
         runs.write_atomic(out_png, lambda tmp: picture.save(tmp, format="PNG"))
     except OSError as e:
         raise InputFileError(f"cannot write {out_png}: {e.strerror}") from None
-    return task_class.summary(prediction, names, **options)
+    return predictor.summary(prediction, names, options)

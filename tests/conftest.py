@@ -49,3 +49,41 @@ def detection_run(data_dir, tmp_path_factory):
 def segmentation_run(data_dir, tmp_path_factory):
     """A run directory of the segmentation `smoke` experiment, trained once per session."""
     return _trained("segmentation", data_dir, tmp_path_factory)
+
+
+# ---- the fast tier's rule: no training, no TFLite conversion, no subprocess ----
+# `make test-fast` (-m "not slow") must stay under 3 minutes on 2 cores. A test that trains (Keras fit),
+# converts (TFLiteConverter) or starts a process belongs to the slow tier: here it fails, naming the rule.
+# Session fixtures that train are refused by name (they run before any function-scoped guard).
+
+TRAINING_FIXTURES = {"smoke_run", "detection_run", "segmentation_run", "references"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture is set up: a fast test asking for a trained run fails instead of training."""
+    heavy = sorted(TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if heavy and item.get_closest_marker("slow") is None:
+        pytest.fail(f"uses the training fixture(s) {heavy} outside the slow tier: mark it @pytest.mark.slow "
+                    "(tests/conftest.py, the fast tier's rule)", pytrace=False)
+
+
+def _refuse(what):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a test outside the slow tier {what}: mark it @pytest.mark.slow "
+                             "(tests/conftest.py, the fast tier's rule)")
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_rule(request, monkeypatch):
+    """Outside `slow`: Keras fit, TFLite conversion and subprocesses raise."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    import subprocess
+
+    import keras
+    import tensorflow as tf
+    monkeypatch.setattr(keras.Model, "fit", _refuse("trains (keras.Model.fit)"))
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "convert", _refuse("converts to TFLite"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("starts a subprocess"))

@@ -14,6 +14,7 @@ PACKAGE = pathlib.Path(mnv2_tf.__file__).parent
 TASK_PACKAGES = {"classification", "detection", "segmentation", "tasks"}
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_import_builds_a_backbone_without_tfds_or_pipelines():
     code = ("import sys, mnv2_tf\n"
             "m = mnv2_tf.mobilenet_v2(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=3)\n"
@@ -56,12 +57,13 @@ def test_no_task_name_branch_outside_the_task_packages():
 def test_the_registry_is_the_one_list_of_tasks():
     for name in tasks.names():
         task = tasks.task_class(name)
-        assert task.name == name and task.title and task.demo_goal[0]
+        assert task.name == name and task.title and tasks.paper(name).DEMO_GOAL[0]
         assert "shapes" in tasks.experiments(name) and "smoke" in tasks.experiments(name)
     with pytest.raises(ValueError, match="unknown task 'pose'"):
         tasks.task_class("pose")
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_no_import_cycles():
     """Each module imports on its own in a fresh interpreter (a cycle fails one of them)."""
     modules = sorted(".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -139,3 +141,15 @@ def test_console_scripts_help_lists_the_tools_own_flags(script, flag):
     out = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert flag in out.stdout and "--[no]verbose" in out.stdout, out.stdout[:2000]
+
+
+def test_the_fast_tier_refuses_training_conversion_and_subprocesses():
+    """The rule `make test-fast` relies on (tests/conftest.py) is in force in this very test."""
+    import keras
+    import tensorflow as tf
+    with pytest.raises(AssertionError, match="starts a subprocess"):
+        subprocess.run([sys.executable, "-c", "pass"])
+    with pytest.raises(AssertionError, match="trains"):
+        keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]).fit([[0.0]], [[0.0]], verbose=0)
+    with pytest.raises(AssertionError, match="converts to TFLite"):
+        tf.lite.TFLiteConverter.from_concrete_functions([], None).convert()

@@ -12,13 +12,13 @@ images with one image of slack, so a 100-image split may lose exactly one and a
 
 from __future__ import annotations
 
-import numpy as np
-
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from mnv2_tf.errors import ExportError
+from mnv2_tf.tasks.exporter import Exporter
 from mnv2_tf.tflite import checks
 
 OUTPUT_FORMS = ("probabilities", "logits")
@@ -68,3 +68,29 @@ OUTPUTS = {"probabilities": dict(name="probability", labels="axis", feature=True
                                  description="Softmax probabilities of the classes."),
            "logits": dict(name="logits", labels="axis", feature=True,
                           description="Class logits (apply softmax for probabilities).")}
+
+
+class ClassificationExporter(Exporter):
+    """Probabilities (or logits) of the classifier, checked against Keras on held-out images."""
+
+    Options = ClassificationExportOptions
+
+    def endpoint(self, model):
+        return classifier_endpoint(model, self.options.classifier_output)
+
+    def suffix(self) -> str:
+        return "" if self.options.classifier_output == "probabilities" else "_logits"
+
+    def verify(self, quantization, model, runner, sample) -> dict:
+        keras_out = model.predict(sample.images, verbose=0)
+        if self.options.classifier_output == "probabilities":
+            keras_out = np.exp(keras_out - keras_out.max(-1, keepdims=True))
+            keras_out /= keras_out.sum(-1, keepdims=True)
+        return verify(quantization, keras_out, runner(sample.images), sample.labels)
+
+    def output_metadata(self) -> dict:
+        name = self.options.classifier_output
+        return {name: OUTPUTS[name]}
+
+
+EXPORTER = ClassificationExporter

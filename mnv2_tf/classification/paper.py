@@ -58,3 +58,32 @@ def markdown(rows: list[dict]) -> str:
 def grid_rows(**options) -> list[dict]:
     points = [(w, r) for w in FIG5_WIDTHS for r in FIG5_RESOLUTIONS] + [(1.4, 224)]
     return [profile_classifier(w, r, r, **options) for w, r in points]
+
+
+# ---- what the profile tool, the demo and the latency grid ask of this task ----
+
+DEMO_GOAL = ("top1", 0.95)  # (metric, value) the built-in demo must reach on its test split
+DEMO_VERIFY_IMAGES = 500  # held-out images the demo's export checks use
+
+
+def paper_rows(options) -> list[dict]:
+    """Our counts beside the paper's (`tasks.base.ProfileOptions`): the Figure 5 grid or one model."""
+    common = dict(activation_bytes=options.activation_bytes, atrous=options.atrous or "plain")
+    if options.grid:
+        return grid_rows(**common)
+    h, w = options.resolution or (224, 224)
+    return [profile_classifier(options.width_multiplier, h, w, num_classes=options.num_classes or 1000,
+                               output_stride=options.output_stride, expansion_splits=options.expansion_splits,
+                               **common)]
+
+
+def demo_rows() -> list[dict]:
+    return [profile_classifier(1.0, 224, 224), profile_classifier(1.4, 224, 224)]
+
+
+paper_markdown = markdown
+
+
+def benchmark_models() -> list:
+    """(network name, model) rows the latency grid adds for this task's head: none (the grid is classifiers)."""
+    return []

@@ -11,12 +11,26 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
 def scale_pixels(image: tf.Tensor) -> tf.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1] (the reference `(2/255) x - 1`)."""
-    return tf.cast(image, tf.float32) / 127.5 - 1.0
+    """uint8 [0, 255] -> float32 [-1, 1] (`defaults.PIXEL_MEAN` / `PIXEL_STD`: the reference `(2/255) x - 1`)."""
+    return (tf.cast(image, tf.float32) - PIXEL_MEAN) / PIXEL_STD
+
+
+def frame_pixels(pixels, size) -> tf.Tensor:
+    """A whole frame (uint8 HxWx3) resized to `size`, bilinear, as float pixels in [0, 255]: what a
+    .tflite file is fed, the way MediaPipe Tasks feed it (`defaults.input_contract`)."""
+    resized = tf.image.resize(tf.convert_to_tensor(pixels), tuple(size), method="bilinear", antialias=False)
+    return tf.clip_by_value(resized, 0.0, 255.0)
+
+
+def frame_input(pixels, size) -> tf.Tensor:
+    """The same frame as a Keras model's input [1, h, w, 3] in [-1, 1]."""
+    return scale_pixels(frame_pixels(pixels, size))[None]
 
 
 class DecodeStats:

@@ -21,6 +21,7 @@ from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.detection import coco_metrics, postprocess
 from mnv2_tf.detection.model import check_input_size
 from mnv2_tf.errors import ExportError
+from mnv2_tf.tasks.exporter import Exporter
 from mnv2_tf.tflite.checks import MAX_MAP_DROP
 
 
@@ -155,3 +156,37 @@ def custom_metadata(resolution, head, options: DetectionExportOptions) -> dict:
 
     anchors = anchor_lib.to_center_size(anchor_lib.generate(*resolution, head.anchors))
     return {"DETECTOR_METADATA": metadata.detector_options(anchors, head.num_classes + 1, head.box_scales)}
+
+
+class DetectionExporter(Exporter):
+    """With the post-processing op or raw (for MediaPipe's 2-output SSD decoder), checked by mAP@.5."""
+
+    Options = DetectionExportOptions
+
+    def endpoint(self, model):
+        o = self.options
+        return detection_endpoint(model, o.head(self.task.config.head), o.detection_postprocess, o.regular_nms)
+
+    def suffix(self) -> str:
+        return "" if self.options.detection_postprocess else "_raw"
+
+    def output_type(self, requested) -> str:
+        return "float32"  # the post-processing op and the box decoding need float outputs
+
+    def verify(self, quantization, model, runner, sample) -> dict:
+        task = self.task
+        examples = task.eval_examples(sample.split).take(len(sample.images))
+        return verify_detector(examples, len(sample.images), model, runner, self.options.head(task.config.head),
+                               task.resolution, task.category_ids())
+
+    def output_metadata(self) -> dict:
+        return output_metadata(self.options)
+
+    def metadata_labels(self, names) -> list[str]:
+        return metadata_labels(names, self.options)
+
+    def custom_metadata(self) -> dict[str, bytes]:
+        return custom_metadata(self.task.resolution, self.task.config.head, self.options)
+
+
+EXPORTER = DetectionExporter

@@ -30,3 +30,27 @@ def detection_rows(width: float = 1.0, size: int = 320, num_classes: int = 80) -
              "Table 5: params match; the paper's 0.35B MAdds is not what the released config "
              "computes (~0.18B, which Table 6's 0.8B total agrees with)" if paper else ""),
     ]
+
+
+# ---- what the profile tool, the demo and the latency grid ask of this task ----
+
+DEMO_GOAL = ("mAP@0.5", 0.7)  # (metric, value) the built-in demo must reach on its test split
+DEMO_VERIFY_IMAGES = 200  # held-out images the demo's export checks use
+
+
+def paper_rows(options) -> list[dict]:
+    """Tables 5-6 for `tasks.base.ProfileOptions` (320 px, 80 classes by default)."""
+    size = options.resolution[0] if options.resolution else 320
+    return detection_rows(options.width_multiplier, size, options.num_classes or 80)
+
+
+def demo_rows() -> list[dict]:
+    return detection_rows()
+
+
+paper_markdown = analysis.paper_markdown
+
+
+def benchmark_models() -> list:
+    """(network name, model) rows the latency grid adds for this task's head (`--heads`)."""
+    return [("SSDLite 320", ssdlite(BackboneConfig(input_shape=(320, 320, 3)), SSDLiteConfig(num_classes=80)))]

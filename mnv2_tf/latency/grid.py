@@ -87,7 +87,7 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
             f"MobileNetV2 {float(width):g}/{size}", config)
     if heads:  # every task's head rows (SSDLite 320, DeepLabv3 513)
         for name in tasks.names():
-            for network, model in tasks.task_class(name).benchmark_models():
+            for network, model in tasks.paper(name).benchmark_models():
                 add(model, network)
     if splits:
         for g, label in ((1, "1"), (split, splits)):

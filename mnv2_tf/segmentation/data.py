@@ -19,10 +19,9 @@ from mnv2_tf.data.builders.voc_segmentation import CLASSES as VOC_CLASSES
 from mnv2_tf.data import tfds_io
 from mnv2_tf.data.stream import (AUTOTUNE, DecodeStats, decode_example, decode_images, scale_pixels,
                                  training_batches)
-from mnv2_tf.defaults import IGNORE_LABEL
+from mnv2_tf.defaults import IGNORE_LABEL, PIXEL_MEAN
 
 SCALES = tuple(0.5 + 0.25 * i for i in range(7))  # 0.5 ... 2.0
-MEAN_PIXEL = 127.5
 MASK_KEY = "segmentation_mask"
 
 
@@ -58,7 +57,7 @@ def _pad_to(image, mask, crop):
     """Pads bottom/right to at least `crop` (image with the mean pixel, mask with IGNORE_LABEL)."""
     shape = tf.shape(image)
     ph, pw = tf.maximum(crop[0] - shape[0], 0), tf.maximum(crop[1] - shape[1], 0)
-    image = tf.pad(image - MEAN_PIXEL, [[0, ph], [0, pw], [0, 0]]) + MEAN_PIXEL
+    image = tf.pad(image - PIXEL_MEAN, [[0, ph], [0, pw], [0, 0]]) + PIXEL_MEAN
     mask = tf.pad(tf.cast(mask, tf.int32) - IGNORE_LABEL, [[0, ph], [0, pw], [0, 0]]) + IGNORE_LABEL
     return image, mask
 

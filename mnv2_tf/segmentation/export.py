@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from mnv2_tf.errors import ExportError
 from mnv2_tf.segmentation import metrics as seg_metrics
+from mnv2_tf.tasks.exporter import Exporter
 from mnv2_tf.tflite import checks
 
 OUTPUT_FORMS = ("probabilities", "labels")
@@ -75,3 +76,30 @@ def custom_metadata(options) -> dict:
     from mnv2_tf.tflite import metadata
 
     return {"SEGMENTER_METADATA": metadata.segmenter_options("none")}
+
+
+class SegmentationExporter(Exporter):
+    """Probabilities (MediaPipe's ImageSegmenter) or labels at the run's size, checked by mIoU."""
+
+    Options = SegmentationExportOptions
+
+    def endpoint(self, model):
+        return segmentation_endpoint(model, self.options.segmentation_output)
+
+    def suffix(self) -> str:
+        return "" if self.options.segmentation_output == "probabilities" else "_labels"
+
+    def verify(self, quantization, model, runner, sample) -> dict:
+        keras_probs = tf.nn.softmax(model.predict(sample.images, verbose=0, batch_size=16), -1).numpy()
+        head = self.task.config.head
+        return verify_segmenter(quantization, keras_probs, runner.outputs(sample.images), sample.labels,
+                                head.num_classes, self.task.class_names)
+
+    def output_metadata(self) -> dict:
+        return OUTPUTS
+
+    def custom_metadata(self) -> dict[str, bytes]:
+        return custom_metadata(self.options)
+
+
+EXPORTER = SegmentationExporter

@@ -39,3 +39,28 @@ def segmentation_rows(width: float = 1.0, size: int = 513, atrous: str = "tf1", 
         rows.append(_row(name, p, pp if paper else None, pm if paper else None,
                          f"Table 7; MAdds with {atrous} atrous accounting" if paper else ""))
     return rows
+
+
+# ---- what the profile tool, the demo and the latency grid ask of this task ----
+
+DEMO_GOAL = ("mIoU", 0.8)  # (metric, value) the built-in demo must reach on its test split
+DEMO_VERIFY_IMAGES = 200  # held-out images the demo's export checks use
+
+
+def paper_rows(options) -> list[dict]:
+    """Table 7 for `tasks.base.ProfileOptions` (513 px, TF1 atrous accounting by default)."""
+    size = options.resolution[0] if options.resolution else 513
+    return segmentation_rows(options.width_multiplier, size, options.atrous or "tf1")
+
+
+def demo_rows() -> list[dict]:
+    return segmentation_rows()
+
+
+paper_markdown = analysis.paper_markdown
+
+
+def benchmark_models() -> list:
+    """(network name, model) rows the latency grid adds for this task's head (`--heads`)."""
+    return [("DeepLabv3 513 no ASPP", deeplab(BackboneConfig(input_shape=(513, 513, 3), output_stride=16),
+                                              DeepLabConfig()))]

@@ -5,21 +5,16 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mnv2_tf import analysis, drawing
-from mnv2_tf.backbone import BackboneConfig
-from mnv2_tf.data.stream import scale_pixels
 from mnv2_tf.errors import ConfigError, DatasetError, ModelFileError
-from mnv2_tf.segmentation import data, export, inference, metrics, paper
-from mnv2_tf.segmentation.model import DeepLabConfig, deeplab
-from mnv2_tf.tasks.base import ProfileOptions, Task
+from mnv2_tf.segmentation import data, inference, metrics
+from mnv2_tf.segmentation.model import deeplab
+from mnv2_tf.tasks.base import Task
 
 
 class SegmentationTask(Task):
     name = "segmentation"
     title = "Mobile DeepLabv3 segmenter"
-    demo_goal = ("mIoU", 0.8)
     multi_scale = True
-    export_options = export.SegmentationExportOptions
 
     def __init__(self, config):
         super().__init__(config)
@@ -70,77 +65,6 @@ class SegmentationTask(Task):
             cm += metrics.confusion(labels.numpy(), predicted, head.num_classes, head.ignore_label)
         out.update(metrics.iou_from_confusion(cm, self.class_names), inference="MF" if options.multi_scale else "single")
         return out
-
-    # ---- export ----
-
-    def export_endpoint(self, model, options):
-        return export.segmentation_endpoint(model, options.segmentation_output)
-
-    def export_suffix(self, options) -> str:
-        return "" if options.segmentation_output == "probabilities" else "_labels"
-
-    def verify_export(self, quantization, model, runner, sample, options) -> dict:
-        import tensorflow as tf
-
-        keras_probs = tf.nn.softmax(model.predict(sample.images, verbose=0, batch_size=16), -1).numpy()
-        return export.verify_segmenter(quantization, keras_probs, runner.outputs(sample.images), sample.labels,
-                                       self.config.head.num_classes, self.class_names)
-
-    def output_metadata(self, options) -> dict:
-        return export.OUTPUTS
-
-    def custom_metadata(self, options) -> dict[str, bytes]:
-        return export.custom_metadata(options)
-
-    # ---- class level ----
-
-    @classmethod
-    def predict(cls, model, config, pixels, multi_scale: bool = False):
-        """Class id per pixel of `pixels` (uint8 HxWx3), resized back (nearest) to the image."""
-        import tensorflow as tf
-
-        batch = scale_pixels(tf.image.resize(pixels, config.model.input_shape[:2]))[None]
-        if multi_scale:
-            model = inference.any_size_model(model, config.model, config.head)
-            labels = inference.predict_labels(model, batch, inference.MF_SCALES, flip=True)[0]
-        else:
-            labels = inference.predict_labels(model, batch)[0]
-        return tf.image.resize(labels[..., None], pixels.shape[:2], method="nearest").numpy()[..., 0]
-
-    @classmethod
-    def predict_tflite(cls, model, pixels, multi_scale: bool = False):
-        """The same from an exported file (its probabilities or labels output)."""
-        import tensorflow as tf
-
-        if multi_scale:
-            raise ConfigError("multi-scale inference needs the run directory, not a .tflite file")
-        output = model.require("segmentation", "probabilities", "labels")
-        out = model.outputs(tf.image.resize(pixels, model.input_size).numpy()[None])[output][0]
-        labels = out.argmax(-1) if output == "probabilities" else out
-        return tf.image.resize(labels[..., None].astype(np.int32), pixels.shape[:2], method="nearest").numpy()[..., 0]
-
-    @classmethod
-    def summary(cls, prediction, names, multi_scale: bool = False):
-        counts = np.bincount(prediction.ravel(), minlength=len(names)) / prediction.size
-        return {names[i]: round(float(c), 4) for i, c in enumerate(counts) if c > 0}
-
-    @classmethod
-    def draw(cls, pixels, prediction, names, multi_scale: bool = False):
-        return drawing.overlay_mask(pixels, prediction, names)
-
-    @classmethod
-    def paper_rows(cls, options: ProfileOptions) -> list[dict]:
-        size = options.resolution[0] if options.resolution else 513
-        return paper.segmentation_rows(options.width_multiplier, size, options.atrous or "tf1")
-
-    @classmethod
-    def paper_markdown(cls, rows):
-        return analysis.paper_markdown(rows)
-
-    @classmethod
-    def benchmark_models(cls):
-        return [("DeepLabv3 513 no ASPP", deeplab(BackboneConfig(input_shape=(513, 513, 3), output_stride=16),
-                                                  DeepLabConfig()))]
 
 
 TASK = SegmentationTask

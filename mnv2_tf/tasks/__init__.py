@@ -1,9 +1,12 @@
 """The task registry: the one place that lists the tasks.
 
-A task is one package (`mnv2_tf/<task>/`) holding its head model, data pipeline,
-`task.py` (a `tasks.base.Task` subclass named in `TASK`), export, paper rows and
-`experiments.py` (`HEAD_CONFIG` and the named `EXPERIMENTS`). To add a task,
-write that package and add one line to `PACKAGES`. Nothing outside the task
+A task is one package (`mnv2_tf/<task>/`) holding its head model, data pipeline and one
+module per concern: `task.py` (a `tasks.base.Task` subclass named in `TASK`), `export.py`
+(a `tasks.exporter.Exporter` named in `EXPORTER`), `predictor.py` (a
+`tasks.predictor.Predictor` named in `PREDICTOR`), `paper.py` (`paper_rows`, `demo_rows`,
+`paper_markdown`, `benchmark_models`, `DEMO_GOAL`, `DEMO_VERIFY_IMAGES`) and
+`experiments.py` (`HEAD_CONFIG` and the named `EXPERIMENTS`). To add a task, write that
+package and add one line to `PACKAGES`. Nothing outside the task
 packages and this registry asks which task it serves.
 """
 
@@ -36,6 +39,21 @@ def _module(task: str, module: str):
 def task_class(task: str):
     """The `Task` subclass of `task` (imports its data pipeline: TensorFlow and TFDS)."""
     return _module(task, "task").TASK
+
+
+def exporter(task: str):
+    """The `Exporter` subclass of `task`."""
+    return _module(task, "export").EXPORTER
+
+
+def predictor(task: str):
+    """The `Predictor` subclass of `task`."""
+    return _module(task, "predictor").PREDICTOR
+
+
+def paper(task: str):
+    """The task's `paper` module: its rows beside the paper, the demo's goal, the latency grid's models."""
+    return _module(task, "paper")
 
 
 def experiments(task: str) -> dict:

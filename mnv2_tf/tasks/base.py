@@ -1,13 +1,16 @@
-"""The `Task` interface: everything that differs between classification, detection and segmentation.
+"""The `Task` interface: data, model, loss, metrics and evaluation of one task.
 
-Shared code (training loop, evaluation, export, demo, profile and latency tools)
-holds a `Task` and calls these methods; it never asks which task it serves.
-Class-level methods (paper rows, prediction, drawing) need no dataset; an
-instance opens and checks the experiment's dataset first.
+Each task package splits what differs between tasks by concern, as Model Garden
+separates a task from its export modules: `task.py` (this interface: an instance
+opens and checks the experiment's dataset first), `export.py` (an `Exporter`),
+`predictor.py` (a `Predictor` with its own options) and `paper.py` (paper, demo and
+latency rows). Shared code (training loop, evaluation, export, demo, profile and
+latency tools) reaches them through the registry and never asks which task it serves.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import sys
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from mnv2_tf.backbone import pretrained
 from mnv2_tf.data import stream, tfds_io
-from mnv2_tf.errors import ConfigError, DatasetError, ExportError, ModelFileError
+from mnv2_tf.errors import ConfigError, DatasetError, ModelFileError
 
 
 @dataclasses.dataclass
@@ -52,15 +55,12 @@ class Sample:
     split: str
 
 
-class Task:
-    """Base of the three task classes. Subclasses set the class attributes and implement the methods."""
+class Task(abc.ABC):
+    """Base of the three task classes. Subclasses set the class attributes and implement the abstract methods."""
 
     name = ""  # the registry key
     title = ""  # what the exported model is, in words ("image classifier")
-    demo_goal = ("", 0.0)  # (metric, value) the built-in demo must reach on its test split
-    demo_verify_images = 200  # held-out images the demo's export checks use
     multi_scale = False  # evaluate/predict support the paper's multi-scale + flip inference
-    export_options = None  # the task's export options dataclass (None: it has none)
 
     def __init__(self, config):
         self.config = config
@@ -124,34 +124,37 @@ class Task:
     def class_names(self) -> list[str]:
         return self.source(self.config.data.train_split).class_names
 
+    @abc.abstractmethod
     def source(self, split: str):
-        raise NotImplementedError
+        """The prepared split and where its features live (the task's data module's source)."""
 
     @classmethod
+    @abc.abstractmethod
     def model(cls, config) -> keras.Model:
         """The task's network for an experiment config, freshly initialised (no dataset needed)."""
-        raise NotImplementedError
 
     def build_model(self) -> keras.Model:
         """The network with the config's initialisation (ImageNet weights or another run's backbone)."""
         return self.initialise(self.model(self.config))
 
+    @abc.abstractmethod
     def check_model(self, model: keras.Model) -> None:
         """Raises ModelFileError when `model` is not this task's model for this config."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def loss(self) -> keras.losses.Loss:
-        raise NotImplementedError
+        """The training loss (paper Sec. 6: softmax cross-entropy, SSD's loss, per-pixel cross-entropy)."""
 
     def metrics(self) -> list:
         return []
 
+    @abc.abstractmethod
     def train_dataset(self, start_step: int = 0):
         """Endless (x, y) training batches from global step `start_step` (`data.stream.training_batches`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def eval_dataset(self, split: str | None = None, batch_size: int | None = None):
-        raise NotImplementedError
+        """Finite (x, y) batches of `split` (default: the evaluation split); corrupt images dropped and counted."""
 
     def evaluate(self, model: keras.Model, options: EvalOptions) -> dict:
         """Metrics of `model` (compiled with `loss`/`metrics`) on `options.split`."""
@@ -160,88 +163,8 @@ class Task:
         result = model.evaluate(self.eval_dataset(options.split, options.batch_size), verbose=0, return_dict=True)
         return {k: float(v) for k, v in result.items()}
 
-    # ---- export ----
-
-    def export_task_options(self, values: dict):
-        """The task's export options from {field: value}; a field it does not have is an error."""
-        cls = self.export_options
-        known = [f.name for f in dataclasses.fields(cls)] if cls else []
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ExportError(f"{', '.join(unknown)} do(es) not apply to a {self.name} model"
-                              + (f"; its export options are {', '.join(known)}" if known else ""))
-        return cls(**values) if cls else None
-
-    def export_endpoint(self, model: keras.Model, options):
-        """f(image) -> {signature name: tensor}: the computation the .tflite file holds."""
-        raise NotImplementedError
-
-    def export_suffix(self, options) -> str:
-        """Appended to the run name in the file name for a non-default output form."""
-        return ""
-
-    def export_output_type(self, requested: str, options) -> str:
-        """The int8 model's output type (a task whose outputs must stay float overrides this)."""
-        return requested
-
-    def verify_export(self, quantization: str, model: keras.Model, runner, sample: Sample, options) -> dict:
-        """TFLite against Keras on `sample`: numbers, `check` (in words) and `passed`."""
-        raise NotImplementedError
-
-    def output_metadata(self, options) -> dict[str, dict]:
-        """Signature output name -> TFLite tensor metadata (name, description, labels kind...)."""
-        raise NotImplementedError
-
-    def metadata_labels(self, names: list[str], options) -> list[str]:
-        """The rows of the labels.txt packed into the .tflite (by default the class names)."""
-        return list(names)
-
-    def custom_metadata(self, options) -> dict[str, bytes]:
-        """Subgraph custom metadata a phone runtime needs for this output form (none by default)."""
-        return {}
-
-    # ---- class-level: configs, pictures, paper rows ----
-
     @classmethod
     def bare_model_config(cls, model: keras.Model, dataset: str):
         """An experiment config for a bare `.keras` file of this task."""
         raise ModelFileError(f"a {cls.name} model needs its run directory (config.json gives the head and "
                              "classes), not a bare .keras file")
-
-    @classmethod
-    def predict(cls, model: keras.Model, config, pixels: np.ndarray, **options):
-        """The model's prediction for one RGB uint8 image."""
-        raise NotImplementedError
-
-    @classmethod
-    def predict_tflite(cls, model, pixels: np.ndarray, **options):
-        """The same prediction from an exported file (`tflite.model_file.TFLiteModel`)."""
-        raise NotImplementedError
-
-    @classmethod
-    def draw(cls, pixels: np.ndarray, prediction, names: list[str], **options):
-        """A PIL image of the prediction on the image."""
-        raise NotImplementedError
-
-    @classmethod
-    def summary(cls, prediction, names: list[str], **options):
-        """The prediction as JSON-ready data."""
-        raise NotImplementedError
-
-    @classmethod
-    def paper_rows(cls, options: ProfileOptions) -> list[dict]:
-        """Our counts beside the paper's figures (Tables 3-7)."""
-        raise NotImplementedError
-
-    @classmethod
-    def demo_rows(cls) -> list[dict]:
-        return cls.paper_rows(ProfileOptions())
-
-    @classmethod
-    def paper_markdown(cls, rows: list[dict]) -> str:
-        raise NotImplementedError
-
-    @classmethod
-    def benchmark_models(cls) -> list[tuple[str, keras.Model]]:
-        """(network name, model) rows the latency grid adds for this task's head (`--heads`)."""
-        return []

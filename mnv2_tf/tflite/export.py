@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from mnv2_tf import analysis, runs, tasks, workspace
+from mnv2_tf import analysis, defaults, runs, tasks, workspace
 from mnv2_tf.errors import ExportError, ModelFileError
 from mnv2_tf.tasks.base import Sample
 from mnv2_tf.tflite import convert, memory_plan, metadata
@@ -23,7 +23,7 @@ from mnv2_tf.tflite.runner import TFLiteRunner
 
 @dataclasses.dataclass
 class ExportOptions:
-    """What every task's export takes; `task_options` are the task's own (`Task.export_options`)."""
+    """What every task's export takes; `task_options` are the task's own (its `Exporter.Options` fields)."""
 
     quantizations: tuple = convert.QUANTIZATIONS
     calibration_steps: int = 300
@@ -92,7 +92,8 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
         config.data.dataset = options.dataset
     task = tasks.create(config)
     task.check_model(model)
-    task_options = task.export_task_options(options.task_options)
+    exporter_class = tasks.exporter(config.task)
+    exporter = exporter_class(task, exporter_class.parse_options(config.task, options.task_options))
     run_name = os.path.basename(os.path.normpath(run_dir))
     out_dir = out_dir or workspace.export_dir(config.task, run_name)
     runs.writable_dir(out_dir, "--out_dir")
@@ -101,14 +102,14 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
     if "int8" in options.quantizations and options.calibration_steps > 0:
         calibration = [x.numpy() for x, _ in task.eval_dataset(config.data.train_split, 1).take(options.calibration_steps)]
     exported = _with_splits(task, model, config, options.expansion_splits)  # verified against `model`
-    endpoint = task.export_endpoint(exported, task_options)
+    endpoint = exporter.endpoint(exported)
     described = describe(model, config)
     trained_with = os.path.exists(os.path.join(run_dir, runs.LABELS))
     names = runs.read_labels(run_dir) if trained_with else task.class_names  # the names the model learned
     reports = []
     for q in options.quantizations:
         content = convert.convert(exported, q, calibration, options.input_type,
-                                  task.export_output_type(options.output_type, task_options), endpoint=endpoint)
+                                  exporter.output_type(options.output_type), endpoint=endpoint)
         if q == "int8" and options.tflm_memory_plan:
             content, _ = memory_plan.attach(content)
         if options.metadata:
@@ -119,13 +120,14 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
                                         f"run {run_name} (experiment {config.name}), input {h}x{w}. "
                                         "Sandler et al. 2018."),
                 options.version, options.author)
-            content = metadata.attach(content, info, (h, w), task.metadata_labels(names, task_options),
-                                      task.output_metadata(task_options), task.custom_metadata(task_options))
+            content = metadata.attach(content, info, (h, w), exporter.metadata_labels(names),
+                                      exporter.output_metadata(), exporter.custom_metadata())
         runner = TFLiteRunner(content)
-        check = task.verify_export(q, model, runner, sample, task_options)
-        path = os.path.join(out_dir, f"{run_name}{task.export_suffix(task_options)}_{q}.tflite")
+        check = exporter.verify(q, model, runner, sample)
+        path = os.path.join(out_dir, f"{run_name}{exporter.suffix()}_{q}.tflite")
         report = {"file": path, "task": config.task, "quantization": q, "size_bytes": len(content),
-                  "model": described, **runner.io_details(), "verification": check}
+                  "model": described, **runner.io_details(),
+                  "preprocessing": defaults.input_contract(*config.model.input_shape[:2]), "verification": check}
         runs.write_atomic(path, content)
         runs.write_atomic(path[:-len(".tflite")] + ".json", json.dumps(report, indent=1))
         reports.append(report)

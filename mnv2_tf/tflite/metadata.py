@@ -24,6 +24,7 @@ from ai_edge_litert import schema_py_generated as tfl
 from ai_edge_litert.interpreter import Interpreter
 
 from mnv2_tf import compat
+from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
 from mnv2_tf.errors import ExportError
 
 METADATA_NAME = "TFLITE_METADATA"
@@ -257,10 +258,10 @@ def attach(content: bytes, info: ModelInfo, input_size, labels: list[str], outpu
             t["labels"] = LABEL_KINDS[t["labels"]]
         tensors.append(t)
     # stats: the range the input tensor holds (the official writers' convention): raw pixels for a uint8
-    # input, the normalized (pixel - 127.5) / 127.5 range for a float one.
+    # input, the normalized (pixel - mean) / std range for a float one (`defaults.input_contract`).
     uint8 = Interpreter(model_content=content).get_input_details()[0]["dtype"] == np.uint8
-    image = dict(name="image", image=True, normalization=(127.5, 127.5), stats=(0.0, 255.0) if uint8 else (-1.0, 1.0),
-                 description=f"RGB image {h}x{w}; float input: (pixel - 127.5) / 127.5; "
+    image = dict(name="image", image=True, normalization=(PIXEL_MEAN, PIXEL_STD), stats=(0.0, 255.0) if uint8 else (-1.0, 1.0),
+                 description=f"RGB image {h}x{w}; float input: (pixel - {PIXEL_MEAN:g}) / {PIXEL_STD:g}; "
                              "uint8 input: raw 0-255 pixels.")
     metadata = build(info.name, info.description, info.version or _version(), [image], tensors,
                      author=info.author, custom=custom)

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from mnv2_tf.errors import ExportError, ModelFileError
+from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
 from mnv2_tf.tflite import metadata
 from mnv2_tf.tflite.runner import TFLiteRunner
 
@@ -38,7 +39,7 @@ class TFLiteModel:
             raise ModelFileError(f"{path}: {e}; our tools need the labels and normalization it holds "
                                  "(mnv2-export attaches them by default)") from None
         labels = meta["files"].get(metadata.LABELS_FILE, "").splitlines()
-        mean, std = meta["inputs"][0].get("normalization", (127.5, 127.5))
+        mean, std = meta["inputs"][0].get("normalization", (PIXEL_MEAN, PIXEL_STD))
         return cls(path, runner, labels, float(mean), float(std))
 
     @property
@@ -63,4 +64,4 @@ class TFLiteModel:
         pixels = np.asarray(pixels, np.float32)
         if self.runner.input["dtype"] == np.float32:
             return self.runner.outputs((pixels - self.mean) / self.std)
-        return self.runner.outputs(pixels / 127.5 - 1.0)  # the runner feeds round(pixel) to uint8
+        return self.runner.outputs((pixels - PIXEL_MEAN) / PIXEL_STD)  # the runner feeds round(pixel) to uint8

@@ -8,6 +8,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from mnv2_tf import compat
+from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
 from mnv2_tf.errors import ExportError
 
 
@@ -16,7 +17,7 @@ class TFLiteRunner:
     """Runs a .tflite model in the LiteRT interpreter on float [-1, 1] inputs.
 
     Outputs are read by signature name, never by position (converted models can
-    list them in any order). A uint8 input gets the raw pixel, round((x + 1) * 127.5),
+    list them in any order). A uint8 input gets the raw pixel, round(x * PIXEL_STD + PIXEL_MEAN),
     exactly what MediaPipe Tasks and the Task Library feed (they ignore the
     normalization metadata for uint8): with zero point 127 and scale 2/255 the
     model sees (p - 127) * 2/255, so verification tests the phone's input path,
@@ -44,7 +45,7 @@ class TFLiteRunner:
         for image in np.asarray(images, np.float32):
             x = image[None]
             if self.input["dtype"] == np.uint8:  # our images are pixels scaled to [-1, 1]
-                x = np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+                x = np.clip(np.round(x * PIXEL_STD + PIXEL_MEAN), 0, 255).astype(np.uint8)
             elif self.input["dtype"] != np.float32:
                 scale, zero = self.input["quantization"]
                 info = np.iinfo(self.input["dtype"])

@@ -3,7 +3,8 @@ r"""mnv2-classify: the top classes of one image (softmax probabilities) as JSON,
   mnv2-classify --model=workspace/runs/classification/shapes --image=in.jpg --out=out.png
   mnv2-classify --model=workspace/export/classification/shapes/shapes_int8.tflite --image=in.jpg
 
-The image gets the run's evaluation preprocessing (central crop, resize).
+The whole image is resized to the model's input size (no crop), as MediaPipe feeds a phone's
+frame, for a run and for its .tflite alike (`defaults.input_contract`).
 """
 
 from __future__ import annotations

@@ -101,13 +101,16 @@ def define_prediction_flags(task: str, default_out: str) -> None:
 
 
 def prediction_main(task: str, task_options):
-    """main() of a one-image tool: the task's JSON summary on stdout, the picture into --out."""
+    """main() of a one-image tool: the task's JSON summary on stdout, the picture into --out.
+    `task_options()`: the tool's flags as {field: value} of the task's `Predictor.Options`."""
     import json
 
+    from mnv2_tf import tasks
     from mnv2_tf.predict import predict_file
 
     def main(argv):
-        summary = predict_file(FLAGS.model, task, FLAGS.image, FLAGS.out, **task_options())
+        options = tasks.predictor(task).Options(**task_options())
+        summary = predict_file(FLAGS.model, task, FLAGS.image, FLAGS.out, options)
         print(json.dumps(summary, indent=1))
         wrote(FLAGS.out)
 

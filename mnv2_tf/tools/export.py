@@ -17,7 +17,7 @@ from mnv2_tf.tflite.export import ExportOptions, export, table
 from mnv2_tf.tools import common
 
 FLAGS = flags.FLAGS
-# Flags of one task's export options (`Task.export_options`), passed only when given.
+# Flags of one task's export options (its `Exporter.Options`), passed only when given.
 TASK_FLAGS = ("classifier_output", "detection_postprocess", "max_detections", "score_threshold", "regular_nms",
               "metadata_score_threshold", "segmentation_output")
 

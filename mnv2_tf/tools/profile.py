@@ -43,9 +43,9 @@ def options_from_flags() -> ProfileOptions:
 
 
 def main(argv):
-    task = tasks.task_class(FLAGS.task)
-    rows = task.paper_rows(options_from_flags())
-    print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1) if FLAGS.json else task.paper_markdown(rows))
+    paper = tasks.paper(FLAGS.task)
+    rows = paper.paper_rows(options_from_flags())
+    print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1) if FLAGS.json else paper.paper_markdown(rows))
 
 
 def run():

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnv2_tf.classification.predictor import ClassifyOptions
+from mnv2_tf.detection.predictor import DetectOptions
 from mnv2_tf.errors import ModelFileError
 from mnv2_tf.predict import predict_file
 from mnv2_tf.tflite.export import ExportOptions, export
@@ -27,15 +29,24 @@ def _float32(run, tmp_path, **task_options):
 
 
 def test_classify_a_tflite_file(smoke_run, tmp_path):
-    file = _float32(smoke_run, tmp_path)
-    image = _image(tmp_path)
-    ours = predict_file(smoke_run, "classification", image, str(tmp_path / "k.png"), top_k=6)
-    got = predict_file(file, "classification", image, str(tmp_path / "t.png"), top_k=6)
+    """A run and its .tflite are fed the same whole frame, whatever crop the run evaluates on (the bug:
+    the run used its eval crop, the file 0.875): the run here evaluates on a 0.5 central crop."""
+    import json
+    import shutil
+    run = str(tmp_path / "cropped_run")
+    shutil.copytree(smoke_run, run)
+    config = json.load(open(f"{run}/config.json"))
+    config["data"]["eval_crop_fraction"] = 0.5
+    json.dump(config, open(f"{run}/config.json", "w"))
+    file = _float32(run, tmp_path)
+    image, six = _image(tmp_path), ClassifyOptions(top_k=6)
+    ours = predict_file(run, "classification", image, str(tmp_path / "k.png"), six)
+    got = predict_file(file, "classification", image, str(tmp_path / "t.png"), six)
     assert [g["label"] for g in got] == [o["label"] for o in ours]
     np.testing.assert_allclose([g["probability"] for g in got], [o["probability"] for o in ours], atol=2e-4)
     assert Image.open(tmp_path / "t.png").size == Image.open(tmp_path / "k.png").size
-    logits = _float32(smoke_run, tmp_path, classifier_output="logits")
-    again = predict_file(logits, "classification", image, str(tmp_path / "l.png"), top_k=6)
+    logits = _float32(run, tmp_path, classifier_output="logits")
+    again = predict_file(logits, "classification", image, str(tmp_path / "l.png"), six)
     np.testing.assert_allclose([g["probability"] for g in again], [o["probability"] for o in ours], atol=2e-4)
     with pytest.raises(ModelFileError, match="not a detection model"):
         predict_file(file, "detection", image, str(tmp_path / "x.png"))
@@ -44,8 +55,9 @@ def test_classify_a_tflite_file(smoke_run, tmp_path):
 def test_detect_a_tflite_file(detection_run, tmp_path):
     file = _float32(detection_run, tmp_path)
     image = _image(tmp_path)
-    ours = predict_file(detection_run, "detection", image, str(tmp_path / "k.png"), min_score=0.05)
-    got = predict_file(file, "detection", image, str(tmp_path / "t.png"), min_score=0.05)
+    low = DetectOptions(min_score=0.05)
+    ours = predict_file(detection_run, "detection", image, str(tmp_path / "k.png"), low)
+    got = predict_file(file, "detection", image, str(tmp_path / "t.png"), low)
     assert len(ours) > 0 and [g["label"] for g in got][:3] == [o["label"] for o in ours][:3]
     np.testing.assert_allclose(got[0]["box"], ours[0]["box"], atol=2e-3)
     assert got[0]["score"] == pytest.approx(ours[0]["score"], abs=1e-3)

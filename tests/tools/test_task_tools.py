@@ -12,6 +12,8 @@ from mnv2_tf import experiments, tasks
 from mnv2_tf.errors import ConfigError, InputFileError, ModelFileError
 from mnv2_tf.evaluation import evaluate_path
 from mnv2_tf.predict import predict_file
+from mnv2_tf.classification.predictor import ClassifyOptions
+from mnv2_tf.detection.predictor import DetectOptions
 from mnv2_tf.tasks.base import EvalOptions
 
 pytestmark = pytest.mark.slow
@@ -40,8 +42,14 @@ def test_detection_run_evaluate_and_draw(detection_run, tmp_path):
         evaluate_path(detection_run, EvalOptions("test"), task="segmentation")
     with pytest.raises(ConfigError, match="multi-scale inference applies to tasks with MF"):
         evaluate_path(detection_run, EvalOptions("test", multi_scale=True))
-    found = predict_file(detection_run, "detection", str(_image(tmp_path)), str(tmp_path / "d.png"), min_score=0)
-    assert isinstance(found, list) and Image.open(tmp_path / "d.png").size[0] >= 100
+    everything = DetectOptions(min_score=0)
+    found = predict_file(detection_run, "detection", str(_image(tmp_path)), str(tmp_path / "d.png"), everything)
+    assert found and Image.open(tmp_path / "d.png").size[0] >= 100
+    assert all(len(d["box"]) == 4 and 0 <= min(d["box"]) <= max(d["box"]) <= 1 for d in found)
+    assert [d["score"] for d in found] == sorted((d["score"] for d in found), reverse=True)
+    strict = predict_file(detection_run, "detection", str(_image(tmp_path)), str(tmp_path / "d.png"),
+                          DetectOptions(min_score=found[len(found) // 2]["score"]))
+    assert strict == [d for d in found if d["score"] >= found[len(found) // 2]["score"]]
     with pytest.raises(ModelFileError, match="is a detection run, not a segmentation run"):
         predict_file(detection_run, "segmentation", str(_image(tmp_path)), str(tmp_path / "s.png"))
     # The tool: JSON alone on stdout, what it wrote on stderr.
@@ -49,7 +57,7 @@ def test_detection_run_evaluate_and_draw(detection_run, tmp_path):
     det = _run(["mnv2_tf.tools.detect", f"--model={detection_run}", f"--image={_image(tmp_path)}", f"--out={out}",
                 "--min_score=0"])
     assert det.returncode == 0, det.stderr[-2000:]
-    assert isinstance(json.loads(det.stdout), list) and f"wrote {out}" in det.stderr
+    assert json.loads(det.stdout) == found and f"wrote {out}" in det.stderr  # the tool = the library
 
 
 def test_segmentation_run_evaluate_mf_and_draw(segmentation_run, tmp_path):
@@ -110,7 +118,7 @@ def test_experiment_families_and_errors():
 
 def test_classify_prints_probabilities_and_draws_them(smoke_run, tmp_path):
     out = tmp_path / "cls.png"
-    top = predict_file(smoke_run, "classification", str(_image(tmp_path)), str(out), top_k=3)
+    top = predict_file(smoke_run, "classification", str(_image(tmp_path)), str(out), ClassifyOptions(top_k=3))
     assert len(top) == 3 and top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
     assert 0 < sum(t["probability"] for t in top) <= 1 + 1e-6 and Image.open(out).size[1] > 64
     wrong = _run(["mnv2_tf.tools.classify", f"--model={smoke_run}", "--image=x.png", "--nosuch=1"])

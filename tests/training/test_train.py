@@ -167,7 +167,7 @@ def test_evaluate_rejects_missing_and_corrupt_models(tmp_path):
 
 
 def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():
-    from mnv2_tf.training.loop import _ema_not_finalized
+    from mnv2_tf.compat import ema_not_finalized as _ema_not_finalized
     model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
     optimizer = keras.optimizers.Adam(use_ema=True)
     optimizer.build(model.trainable_variables)
