@@ -38,7 +38,9 @@ demo: export TF_NUM_INTEROP_THREADS ?= 2
 demo: install
 	$(PY) -m mnv2_tf.tools.demo --task=$(TASK)
 
-# Everything (~15 min on 2 cores), the slowest 15 tests listed; test-fast skips the `slow` marker (< 3 min).
+# Everything (budget: 15 min on 2 quiet cores), the slowest 15 tests listed and the total; test-fast
+# skips the `slow` marker (budget: 3 min; no training, conversion or subprocess: tests/conftest.py).
+# Measured times: docs/testing.md.
 test: install mediapipe-venv
 	$(PY) -m pytest -q tests --durations=15
 

@@ -40,6 +40,10 @@ class CheckpointError(Mnv2Error, RuntimeError):
     """No readable checkpoint where one was expected, or a run directory of another recipe."""
 
 
+class RunBusyError(Mnv2Error, RuntimeError):
+    """Another process is training into the same run directory (its lock is held)."""
+
+
 class NaNLossError(Mnv2Error, RuntimeError):
     """Training produced a non-finite or diverging loss, or non-finite weights (checkpoints are left as they are)."""
 

@@ -10,18 +10,22 @@ from mnv2_tf import runs, tasks
 from mnv2_tf.errors import InputFileError
 
 
+MAX_SIDE = 2048  # a 12-megapixel phone photo is decoded at a reduced scale; every model reads <= 513 px
+
+
 def read_image(path: str) -> np.ndarray:
-    """RGB uint8 HxWx3 of a JPEG/PNG/GIF/BMP file."""
-    import tensorflow as tf
+    """RGB uint8 HxWx3 of an image file, EXIF orientation applied as in training (a portrait phone
+    photo stays portrait), decoded at reduced scale above `MAX_SIDE` (`data.own.images.load`)."""
+    from mnv2_tf.data.own import images
 
     if os.path.isdir(path):
         raise InputFileError(f"{path} is a folder; --image takes one image file")
     if not os.path.isfile(path):
         raise InputFileError(f"no image at {path}")
     try:
-        return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False).numpy()
-    except tf.errors.InvalidArgumentError:
-        raise InputFileError(f"{path} is not a readable JPEG/PNG/GIF/BMP image") from None
+        return np.asarray(images.load(path, max_side=MAX_SIDE).image, np.uint8)
+    except images.Unreadable as e:
+        raise InputFileError(f"{path} is not a readable image ({e})") from None
 
 
 def predict_file(model_path: str, task: str, image_path: str, out_png: str, options=None):

@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 
-from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError
+from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError, RunBusyError
 
 CONFIG, LABELS, MODEL, METRICS = "config.json", "labels.txt", "model.keras", "metrics.json"
 
@@ -157,6 +158,56 @@ def check_or_write_config(run_dir: str, config) -> None:
             raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "
                                   "--model_dir (or delete this one) to start a new run")
     write_atomic(path, config.to_json())
+
+
+DATA = "data.json"
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def locked(run_dir: str):
+    """Holds `run_dir`'s lock for a training run; a second trainer on the same directory fails at once
+    (the lock goes with the process, so a killed run leaves nothing to clean up)."""
+    import fcntl
+
+    handle = open(os.path.join(run_dir, LOCK), "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunBusyError(f"another training process is using {run_dir}: wait for it to finish, or "
+                               "train into another --model_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def check_or_write_data(run_dir: str, identity: dict) -> None:
+    """Writes data.json (`Task.data_identity`); on resume, refuses data that changed since the run
+    started: renamed classes would give every learned class index another meaning, and added or
+    removed files would break the exact resume."""
+    path = os.path.join(run_dir, DATA)
+    if os.path.exists(path):
+        try:
+            old = json.load(open(path))
+        except (OSError, ValueError):
+            old = None
+        if isinstance(old, dict) and old.get("class_names") != identity["class_names"]:
+            raise CheckpointError(
+                f"the classes of the data changed since {run_dir} started ({old.get('class_names')} -> "
+                f"{identity['class_names']}): every class index the model learned would mean another class. "
+                "Restore the data, or train into a new --model_dir")
+        changed = first_difference(old, identity) if isinstance(old, dict) else "data.json (unreadable)"
+        if changed:
+            raise CheckpointError(
+                f"the data changed since {run_dir} started: {changed}. An exact resume (or re-evaluation) needs "
+                "the data the run started with: restore it, or train into a new --model_dir")
+        return
+    write_atomic(path, json.dumps(identity, indent=1))
 
 
 def is_finished(run_dir: str) -> bool:

@@ -85,5 +85,6 @@ def _fast_tier_rule(request, monkeypatch):
     import keras
     import tensorflow as tf
     monkeypatch.setattr(keras.Model, "fit", _refuse("trains (keras.Model.fit)"))
-    monkeypatch.setattr(tf.lite.TFLiteConverter, "convert", _refuse("converts to TFLite"))
+    for make in ("from_saved_model", "from_keras_model", "from_concrete_functions"):  # every converter starts here
+        monkeypatch.setattr(tf.lite.TFLiteConverter, make, _refuse("converts to TFLite"))
     monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("starts a subprocess"))

@@ -152,4 +152,4 @@ def test_the_fast_tier_refuses_training_conversion_and_subprocesses():
     with pytest.raises(AssertionError, match="trains"):
         keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]).fit([[0.0]], [[0.0]], verbose=0)
     with pytest.raises(AssertionError, match="converts to TFLite"):
-        tf.lite.TFLiteConverter.from_concrete_functions([], None).convert()
+        tf.lite.TFLiteConverter.from_saved_model("/nonexistent")

@@ -69,12 +69,22 @@ def copy_keras_applications_weights(source: keras.Model, target: keras.Model,
     return copied
 
 
-def keras_applications_model(config: BackboneConfig, weights=None) -> keras.Model:
-    """keras.applications.MobileNetV2 of the same width, input and classes, logits out."""
+def keras_applications_cannot_build(config: BackboneConfig) -> list[str]:
+    """The fields of `config` keras.applications.MobileNetV2 has no setting for ("field=value"); empty
+    when it builds the same network (the paper's Table 2, the paper's block, output stride 32)."""
+    default = BackboneConfig()
+    fields = ("table", "bottleneck_activation", "shortcut", "expansion_rate", "output_stride", "include_last_conv")
+    return [f"{f}={getattr(config, f)!r}" if f != "table" else "a custom table"
+            for f in fields if getattr(config, f) != getattr(default, f)]
+
+
+def keras_applications_model(config: BackboneConfig, weights=None, softmax: bool = False) -> keras.Model:
+    """keras.applications.MobileNetV2 of the same width, input and classes, logits out (`softmax`:
+    probabilities, as a classifier exported with its softmax)."""
     kwargs = dict(alpha=config.width_multiplier, input_shape=config.input_shape,
                   include_top=config.include_top, weights=weights)
     if config.include_top:
-        kwargs.update(classes=config.num_classes, classifier_activation=None)
+        kwargs.update(classes=config.num_classes, classifier_activation="softmax" if softmax else None)
     return keras.applications.MobileNetV2(**kwargs)
 
 

@@ -53,6 +53,7 @@ def _spec_from_file(path: str) -> dict:
     return {"file": path, "network": model.get("network", os.path.basename(path)), "quantization": quantization,
             "params": model.get("params_paper"), "madds": model.get("madds"), "size_bytes": os.path.getsize(path),
             "top1": info.get("verification", {}).get("tflite_accuracy"), "classifier": model.get("classifier"),
+            "reference_note": model.get("reference_note"),
             "io": (info.get("inputs") or [{}])[0].get("dtype", "float32")}
 
 
@@ -103,13 +104,14 @@ def _reference_files(specs, folder) -> dict:
         c = s.get("classifier")
         if not c:
             continue
-        key = (c["width_multiplier"], c["input_size"], s["quantization"], s.get("io", "uint8"))
+        key = (c["width_multiplier"], c["input_size"], s["quantization"], s.get("io", "uint8"),
+               c.get("output", "logits"))
         if key not in refs:
             config = BackboneConfig(width_multiplier=c["width_multiplier"],
                                     input_shape=(c["input_size"], c["input_size"], 3),
                                     num_classes=c.get("num_classes", 1000))
-            path = os.path.join(folder, f"keras_applications_{key[0]:g}_{key[1]}_{key[2]}.tflite")
-            _convert(pretrained.keras_applications_model(config), key[2], path)
+            path = os.path.join(folder, f"keras_applications_{key[0]:g}_{key[1]}_{key[2]}_{key[4]}.tflite")
+            _convert(pretrained.keras_applications_model(config, softmax=key[4] == "probabilities"), key[2], path)
             refs[key] = path
         s["reference_file"] = refs[key]
     return refs
@@ -145,7 +147,8 @@ def measure(specs: list[dict], reference: str = "none", target: str = "host", nu
         if "reference_file" in s:
             r = timings[s["reference_file"]]
             entry["reference_ms"] = r.get("median_ms") or r["avg_ms"]
-            entry["same_graph"] = host.graph_signature(s["file"]) == host.graph_signature(s["reference_file"])
+            difference = host.graph_difference(s["file"], s["reference_file"])
+            entry["same_graph"], entry["graph_difference"] = difference is None, difference
             if t.get("round_medians") and r.get("round_medians"):  # interleaved rounds: the ratio's spread
                 ratios = np.array(t["round_medians"]) / np.array(r["round_medians"])
                 entry["ratio_min"], entry["ratio_max"] = float(ratios.min()), float(ratios.max())

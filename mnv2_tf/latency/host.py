@@ -82,6 +82,20 @@ def graph_signature(path: str) -> list[tuple]:
             for op in compat.ops_details(interpreter)]
 
 
+def graph_difference(ours: str, reference: str) -> str | None:
+    """None when the two files run the same operators on the same tensors; else the first
+    difference in execution order, in words (operator, output shapes, position)."""
+    a, b = graph_signature(ours), graph_signature(reference)
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            shapes = lambda op: ", ".join("x".join(map(str, s)) + f" {t}" for s, t in op[1])  # noqa: E731
+            return f"operator {i}: {x[0]} -> {shapes(x)} vs reference {y[0]} -> {shapes(y)}"
+    if len(a) != len(b):
+        longer, extra = ("ours", a[len(b)]) if len(a) > len(b) else ("reference", b[len(a)])
+        return f"{len(a)} vs {len(b)} operators; {longer} goes on with {extra[0]} at operator {min(len(a), len(b))}"
+    return None
+
+
 def peak_tensor_bytes(path_or_content) -> int:
     """Peak bytes of non-constant tensors alive at once, in execution order (a lower bound
     on the interpreter's arena; Sec. 5's memory measure for a .tflite file). No delegate is

@@ -45,6 +45,13 @@ def context_line(context: dict) -> str:
             f"peak measured in this run (1x1 conv 56x56x256->1024, XNNPACK): {peaks or 'n/a'} GMAC/s.")
 
 
+def _same(r) -> str:
+    """yes; no, with the first operator or tensor shape that differs; or why there is no reference."""
+    if r.get("same_graph") is None:
+        return r.get("reference_note") or ""
+    return "yes" if r["same_graph"] else f"no: {r.get('graph_difference')}"
+
+
 def markdown(rows: list[dict], context: dict | None = None) -> str:
     lines = ([context_line(context), ""] if context else []) + ["| network | type | params | MAdds | file | median ms | p5-p95 ms | GMAC/s | % of 1-core peak | "
              "top-1 | reference ms | ours/reference (per-round range) | same ops as reference |",
@@ -55,8 +62,7 @@ def markdown(rows: list[dict], context: dict | None = None) -> str:
             f"{_fmt(r.get('madds') and r['madds'] / 1e6, '.1f')}M | {r['size_bytes'] / 1e6:.2f} MB | "
             f"{r['median_ms']:.3f} | {r['p5_ms']:.3f}-{r['p95_ms']:.3f} | {_fmt(r.get('gmacs'), '.1f')} | "
             f"{_fmt(r.get('peak_fraction') and 100 * r['peak_fraction'], '.0f')} | {_fmt(r.get('top1'), '.3f')} | "
-            f"{_fmt(r.get('reference_ms'), '.3f')} | {_ratio(r)} | "
-            f"{'' if r.get('same_graph') is None else ('yes' if r['same_graph'] else 'no')} |")
+            f"{_fmt(r.get('reference_ms'), '.3f')} | {_ratio(r)} | {_same(r)} |")
     memory = [r for r in rows if r.get("peak_tensor_bytes")]
     if memory:
         lines += ["", "| network | type | liveness bound (tensors alive at once) | TFLite Micro arena |", "|---|---|---|---|"]
@@ -69,7 +75,7 @@ def markdown(rows: list[dict], context: dict | None = None) -> str:
 def write_csv(rows: list[dict], path: str) -> None:
     keys = ["network", "quantization", "params", "madds", "size_bytes", "init_ms", "median_ms", "p5_ms", "p95_ms",
             "avg_ms", "gmacs", "peak_fraction", "top1", "reference_ms", "ratio", "ratio_min", "ratio_max",
-            "same_graph", "peak_tensor_bytes", "tflm_arena_bytes", "file"]
+            "same_graph", "graph_difference", "peak_tensor_bytes", "tflm_arena_bytes", "file"]
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, keys, extrasaction="ignore")
     writer.writeheader()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import sys
 
 import keras
@@ -63,8 +64,13 @@ class Task(abc.ABC):
     multi_scale = False  # evaluate/predict support the paper's multi-scale + flip inference
 
     def __init__(self, config):
+        from mnv2_tf.data import own
+
         self.config = config
         d = config.data
+        d.dataset = own.absolute_spec(d.dataset)  # stored absolute in config.json: found from any directory
+        if d.images_dir:
+            d.images_dir = os.path.abspath(os.path.expanduser(d.images_dir))
         self.builder = tfds_io.open_dataset(d)
         for split in (d.train_split, d.eval_split):
             self.num_examples(split)
@@ -84,6 +90,13 @@ class Task(abc.ABC):
             raise DatasetError(f"{self.config.data.dataset} has no split {split!r}; it has "
                                f"{', '.join(sorted(self.builder.info.splits))}: choose with --train_split / "
                                "--eval_split") from None
+
+    def data_identity(self) -> dict:
+        """What a resumed run must find again: the prepared dataset (own data: named by a fingerprint of
+        its files), its class names and its split sizes (`runs.check_or_write_data`)."""
+        d = self.config.data
+        return {"dataset": self.builder.info.full_name, "class_names": list(self.class_names),
+                "splits": {s: self.num_examples(s) for s in (d.train_split, d.eval_split)}}
 
     def held_out_split(self) -> str:
         """The split for final checks: test when the dataset has one, else the evaluation split."""

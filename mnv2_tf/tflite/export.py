@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from mnv2_tf import analysis, defaults, runs, tasks, workspace
+from mnv2_tf.backbone import pretrained
 from mnv2_tf.errors import ExportError, ModelFileError
 from mnv2_tf.tasks.base import Sample
 from mnv2_tf.tflite import convert, memory_plan, metadata
@@ -75,7 +76,10 @@ def describe(model, config) -> dict:
     h, w = config.model.input_shape[:2]
     out = {"network": f"{config.task} {config.name} (MobileNetV2 {config.model.width_multiplier:g}/{h})",
            "params_paper": p.params_paper, "madds": p.madds}
-    if config.model.include_top and h == w:
+    unlike = pretrained.keras_applications_cannot_build(config.model)
+    if unlike:
+        out["reference_note"] = f"keras.applications cannot build {', '.join(unlike)}: no reference"
+    elif config.model.include_top and h == w:
         out["classifier"] = {"width_multiplier": config.model.width_multiplier, "input_size": h,
                              "num_classes": config.model.num_classes}
     return out
@@ -104,6 +108,8 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
     exported = _with_splits(task, model, config, options.expansion_splits)  # verified against `model`
     endpoint = exporter.endpoint(exported)
     described = describe(model, config)
+    if "classifier" in described:  # the reference is built with the same output (softmax or logits)
+        described["classifier"]["output"] = next(iter(exporter.output_metadata()))
     trained_with = os.path.exists(os.path.join(run_dir, runs.LABELS))
     names = runs.read_labels(run_dir) if trained_with else task.class_names  # the names the model learned
     reports = []

@@ -77,7 +77,6 @@ def _make_run_dir(work_dir: str) -> bool:
     """Creates the run directory (True if this call created it), or says why it cannot."""
     created = not os.path.exists(work_dir)
     runs.writable_dir(work_dir, "--model_dir")
-    runs.remove_temporaries(work_dir)  # a write a kill interrupted
     return created
 
 
@@ -103,13 +102,15 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     config = task.config  # with the class count the data gives when the config leaves it open
     created = _make_run_dir(work_dir)
     ckpt_dir = os.path.join(work_dir, "checkpoints")
-    try:
-        with _quiet_keras_data_warnings():
-            return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
-    except BaseException:
-        if created and not checkpointing.list_checkpoints(ckpt_dir):
-            shutil.rmtree(work_dir, ignore_errors=True)
-        raise
+    with runs.locked(work_dir):  # a second trainer on this directory stops here and removes nothing
+        runs.remove_temporaries(work_dir)  # a write a kill interrupted
+        try:
+            with _quiet_keras_data_warnings():
+                return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
+        except BaseException:
+            if created and not checkpointing.list_checkpoints(ckpt_dir):
+                shutil.rmtree(work_dir, ignore_errors=True)
+            raise
 
 
 def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
@@ -122,6 +123,7 @@ def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
 def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     steps, epochs = task.steps_per_epoch(), config.train.epochs
     runs.check_or_write_config(work_dir, config)
+    runs.check_or_write_data(work_dir, task.data_identity())
     runs.write_atomic(os.path.join(work_dir, runs.LABELS), "\n".join(task.class_names) + "\n")
 
     keras.utils.set_random_seed(config.data.seed)  # the same initial weights on every worker and rerun,

@@ -101,6 +101,7 @@ def _tiny(tmp_path, name, channels):
     return path
 
 
+@pytest.mark.slow  # converts three models
 def test_short_host_run_and_report(tmp_path):
     small, big = _tiny(tmp_path, "small.tflite", 4), _tiny(tmp_path, "big.tflite", 64)
     t = host.time_models([small, big], num_runs=20, warmup_runs=2, rounds=4)
@@ -112,6 +113,9 @@ def test_short_host_run_and_report(tmp_path):
     assert host.peak_tensor_bytes(small) == 16 * 16 * 3 * 4 + 14 * 14 * 4 * 4
     assert host.graph_signature(small) != host.graph_signature(big)
     assert host.graph_signature(small) == host.graph_signature(_tiny(tmp_path, "small_again.tflite", 4))
+    assert host.graph_difference(small, str(tmp_path / "small_again.tflite")) is None
+    assert host.graph_difference(small, big) == ("operator 0: CONV_2D -> 1x14x14x4 float32 vs reference "
+                                                 "CONV_2D -> 1x14x14x64 float32")
     rows = report.rows_for([{"network": "tiny", "quantization": "float32", "madds": 1e6, "params": 1e3,
                              "size_bytes": 1000, "median_ms": 1.0, "p5_ms": 0.9, "p95_ms": 1.1,
                              "reference_ms": 2.0, "ratio_min": 0.4, "ratio_max": 0.6, "same_graph": True}],
@@ -122,6 +126,10 @@ def test_short_host_run_and_report(tmp_path):
     text = report.markdown(rows, context)
     assert "| tiny | float32 |" in text and "| 0.500 (0.40-0.60) | yes |" in text
     assert text.startswith("Measured on Test CPU, 1 thread(s)") and "float32 4.0, int8 9.0 GMAC/s" in text
+    differing = report.markdown([dict(rows[0], same_graph=False, graph_difference="operator 3: X vs reference Y")])
+    assert "| no: operator 3: X vs reference Y |" in differing
+    assert "keras.applications cannot build shortcut='none'" in report.markdown(
+        [dict(rows[0], same_graph=None, reference_note="keras.applications cannot build shortcut='none': no reference")])
     assert report.plot(rows, str(tmp_path / "fig.png"), context=context) and os.path.getsize(tmp_path / "fig.png") > 1000
     many = [dict(rows[0], network=f"m{i}", madds=1e6 * (i + 1), median_ms=1.0 + i, p5_ms=0.9 + i, p95_ms=1.2 + i) for i in range(4)]
     assert report.plot(many, str(tmp_path / "fig4.png"), context=context)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from mnv2_tf import experiments
+from mnv2_tf.errors import CheckpointError
+from mnv2_tf.training.loop import train
 from mnv2_tf.training import checkpointing, optim
 from mnv2_tf.backbone import mobilenet_v2
 
@@ -178,3 +180,51 @@ def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():
     np.testing.assert_array_equal(model.trainable_weights[0].numpy(), before + 1.0)
     optimizer.finalize_variable_values(model.trainable_weights)  # the real one is back: EMA swapped in
     assert not np.array_equal(model.trainable_weights[0].numpy(), before + 1.0)
+
+
+def _smoke(data_dir):
+    config = experiments.get("smoke", "classification")
+    config.data.data_dir = data_dir
+    return config
+
+
+def test_a_second_trainer_on_the_same_run_stops_and_removes_nothing(data_dir, tmp_path):
+    from mnv2_tf import runs
+    from mnv2_tf.errors import RunBusyError
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("the other trainer's file")
+    with runs.locked(str(run)):  # the first trainer holds the run
+        with pytest.raises(RunBusyError, match="another training process is using"):
+            train(_smoke(data_dir), str(run), verbose=0)
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "keep.txt"]
+    with runs.locked(str(run)):  # released: the next one gets it
+        pass
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: {**d, "class_names": ["zcircle"] + d["class_names"][1:]}, "the classes of the data changed"),
+    (lambda d: {**d, "splits": {**d["splits"], "train": d["splits"]["train"] + 1}},
+     r"the data changed since .*: splits.train \(257 -> 256\)"),
+])
+def test_a_resumed_run_refuses_data_that_changed(data_dir, tmp_path, change, message):
+    from mnv2_tf import runs, tasks
+    config = _smoke(data_dir)
+    task = tasks.create(config)
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.check_or_write_config(str(run), task.config)
+    identity = task.data_identity()
+    assert identity["splits"]["train"] == 256 and identity["dataset"] == "mnv2_shapes/64/1.0.0"
+    runs.write_atomic(str(run / runs.DATA), json.dumps(change(identity)))
+    with pytest.raises(CheckpointError, match=message):
+        train(_smoke(data_dir), str(run), verbose=0)
+    assert (run / "config.json").exists()  # the run is left as it was
+
+
+def test_a_relative_own_data_path_is_stored_absolute(tmp_path, monkeypatch):
+    from mnv2_tf.data import own
+    monkeypatch.chdir(tmp_path)
+    assert own.absolute_spec("image_folder:photos") == f"image_folder:{tmp_path}/photos"
+    assert own.absolute_spec("coco:train=a.json,val=/x/b.json") == f"coco:train={tmp_path}/a.json,val=/x/b.json"
+    assert own.absolute_spec("mnv2_shapes/64") == "mnv2_shapes/64"

@@ -58,6 +58,13 @@ def _absolute(kind: str, path: str) -> str:
     return ",".join(items)
 
 
+def absolute_spec(spec: str) -> str:
+    """`spec` with its path(s) made absolute ("image_folder:photos" -> "image_folder:/home/me/photos"), so
+    a run's config.json finds its data from any directory; a TFDS name is returned as it is."""
+    parsed = parse(spec)
+    return f"{parsed[0]}:{_absolute(*parsed)}" if parsed else spec
+
+
 def _first_path(path: str) -> str:
     return path.split(",")[0].partition("=")[2] or path.split(",")[0]
 

@@ -1,0 +1,32 @@
+"""What the one-image tools (classify / detect / segment) read: the frame as a phone shows it."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnv2_tf.errors import InputFileError
+from mnv2_tf.predict import read_image
+
+
+def test_a_phone_photo_is_read_upright(tmp_path):
+    """A landscape sensor frame tagged Orientation 6 (rotate 90 clockwise) is a portrait photo."""
+    pixels = np.zeros((60, 100, 3), np.uint8)
+    pixels[:, :10] = 255  # a white band on the stored frame's left edge ...
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(pixels).save(path, exif=exif, quality=95)
+    image = read_image(str(path))
+    assert image.shape == (100, 60, 3)  # portrait, as the phone shows it
+    assert image[:10].mean() > 200 and image[-10:].mean() < 50  # ... is at the top once upright
+
+
+def test_unreadable_and_missing_images_are_named(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputFileError, match="bad.png is not a readable image"):
+        read_image(str(bad))
+    with pytest.raises(InputFileError, match="no image at"):
+        read_image(str(tmp_path / "missing.jpg"))
+    with pytest.raises(InputFileError, match="is a folder"):
+        read_image(str(tmp_path))
