@@ -23,7 +23,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mnv2_tf.data.own import builder, coco, image_folder, masks, voc
-from mnv2_tf.data.own.manifest import Options, fingerprint
+from mnv2_tf.data.own.manifest import Options, confine, fingerprint
 from mnv2_tf.errors import DatasetError
 
 SOURCES = {"image_folder": image_folder, "coco": coco, "voc": voc, "masks": masks}
@@ -86,10 +86,14 @@ def open_builder(spec: str, data_dir: str, options: Options) -> tfds.core.Datase
             print(f"{_first_path(path)} is gone; using its prepared copy {copy}", file=sys.stderr, flush=True)
             return tfds.builder_from_directory(copy)
     module = SOURCES[kind]
-    name = _config_name(path, fingerprint(kind, module.files(path, options), options))
+    roots = module.roots(path, options) if hasattr(module, "roots") else [_first_path(path)]
+    listed = module.files(path, options)
+    confine(listed, roots)  # before any file is read: inside the dataset, regular, bounded
+    name = _config_name(path, fingerprint(kind, listed, options))
     prepared = builder.prepared_dir(kind, data_dir, name)
     if not tf.io.gfile.exists(os.path.join(prepared, "dataset_info.json")):
         manifest = module.scan(path, options)
+        confine([p for r in manifest.records for p in (r.image, r.mask) if p], roots)
         cls = builder.BUILDERS[kind]
         splits = {k: len(v) for k, v in manifest.splits().items()}
         print(f"Preparing {kind}:{path} ({', '.join(f'{k} {v}' for k, v in splits.items())} images, "

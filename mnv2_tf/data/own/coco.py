@@ -88,6 +88,13 @@ def _image_path(json_path: str, file_name: str, options: Options) -> str | None:
     return None
 
 
+def roots(spec: str, options: Options) -> list[str]:
+    """Where a COCO export's files may live: each JSON's folder and the one above it (images/ beside
+    annotations/, Roboflow's train/ valid/ test/), and --images_dir."""
+    found = [os.path.dirname(os.path.dirname(os.path.abspath(p))) for _, p in _json_files(spec)]
+    return found + ([options.images_dir] if options.images_dir else [])
+
+
 def files(spec: str, options: Options) -> list[str]:
     out = []
     for _, path in _json_files(spec):

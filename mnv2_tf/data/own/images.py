@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ from PIL import Image, ImageOps
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_SIDE = 1024  # long side of a stored image; training crops are 224-513 pixels
 JPEG_QUALITY = 95
+MAX_FILE_BYTES = 100 << 20  # bounded before decoding (`manifest.MAX_FILE_BYTES` for a dataset's files)
 # PIL's own limit (Image.MAX_IMAGE_PIXELS, ~89M pixels; an error at twice that) is left as it is: a
 # 4000x3000 photo is 12M pixels. Its warnings are silenced per call ("Palette images with transparency").
 
@@ -51,8 +53,13 @@ def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | 
     applied: the annotation tool worked on the stored pixels.
     """
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise Unreadable(f"{os.path.basename(path)}: not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise Unreadable(f"{os.path.basename(path)}: {st.st_size} bytes, over {MAX_FILE_BYTES >> 20} MB")
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_FILE_BYTES + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 
+from mnv2_tf.data.own.images import MAX_FILE_BYTES
 from mnv2_tf.errors import DatasetError
 
 SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
@@ -92,6 +94,29 @@ def assign_splits(records: list[Record], options: Options) -> None:
     if not any(r.split == "train" for r in records):
         raise DatasetError("no training examples are left after the validation / test split; lower "
                            "--validation_fraction / --test_fraction or add images")
+
+
+def confine(paths: list[str], roots: list[str]) -> None:
+    """Every file inside one of the dataset's `roots` once links are resolved, a regular file (not a
+    FIFO or a device) and at most MAX_FILE_BYTES: else a DatasetError naming the file and the fix.
+    Annotation files can name any path (`../../etc/passwd`, `/dev/zero` behind a link): nothing
+    outside the dataset is ever opened."""
+    real_roots = [os.path.realpath(r) for r in roots if r]
+    for path in paths:
+        real = os.path.realpath(path)
+        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in real_roots):
+            raise DatasetError(f"{path} is outside the dataset ({real} is not under {', '.join(real_roots)}): an "
+                               "annotation or link may only name files inside the dataset folder; copy the file "
+                               "in, or remove its entry")
+        try:
+            st = os.stat(real)
+        except OSError as e:
+            raise DatasetError(f"{path} cannot be read ({e.strerror})") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise DatasetError(f"{path} is not a regular file (a FIFO, device or socket): remove it from the dataset")
+        if st.st_size > MAX_FILE_BYTES:
+            raise DatasetError(f"{path} is {st.st_size} bytes, over the {MAX_FILE_BYTES >> 20} MB a dataset file "
+                               "may have: shrink or remove it")
 
 
 def fingerprint(kind: str, files: list[str], options: Options) -> str:

@@ -89,3 +89,29 @@ def test_error_during_preparation_leaves_nothing(tmp_path):
         fx.image(f"{tmp_path}/r/images/{i}.jpg", (24, 16))
         fx.mask(f"{tmp_path}/r/masks/{i}.png", np.zeros((16, 24) if i < 2 else (24, 16)))
     _fails(f"masks:{tmp_path}/r", tmp_path, "2.png is 16x24 but its image .*2.jpg is 24x16", validation_fraction=0)
+
+
+def test_files_outside_the_dataset_are_never_opened(tmp_path, tmp_path_factory):
+    """COCO `file_name` with ../ or an absolute path, VOC <filename>, a linked class folder, a link to a
+    device and a FIFO named .jpg: each is an error naming the file, before anything is read."""
+    outside = tmp_path_factory.mktemp("outside")  # beside tmp_path, not under it
+    fx.image(f"{outside}/secret.jpg")
+    for name in (f"../../{outside.name}/secret.jpg", str(outside / "secret.jpg")):
+        path = _coco(tmp_path, images=[{"id": 1, "file_name": "a.jpg", "width": 24, "height": 16},
+                                       {"id": 2, "file_name": name, "width": 24, "height": 16}], name="up.json")
+        _fails(f"coco:{path}", tmp_path, "is outside the dataset")
+    fx.image(f"{tmp_path}/v/a.jpg")
+    (tmp_path / "v" / "a.xml").write_text(
+        f"<annotation><filename>{outside}/secret.jpg</filename><size><width>24</width><height>16</height></size>"
+        "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox>"
+        "</object></annotation>")
+    _fails(f"voc:{tmp_path}/v", tmp_path, "is outside the dataset")
+    fx.image(f"{tmp_path}/f/cat/a.jpg")
+    os.symlink(outside, f"{tmp_path}/f/linked")  # a linked class folder
+    _fails(f"image_folder:{tmp_path}/f", tmp_path, "linked/secret.jpg is outside the dataset")
+    os.remove(f"{tmp_path}/f/linked")
+    os.symlink("/dev/zero", f"{tmp_path}/f/cat/zero.jpg")
+    _fails(f"image_folder:{tmp_path}/f", tmp_path, "zero.jpg is outside the dataset")
+    os.remove(f"{tmp_path}/f/cat/zero.jpg")
+    os.mkfifo(f"{tmp_path}/f/cat/pipe.jpg")
+    _fails(f"image_folder:{tmp_path}/f", tmp_path, "pipe.jpg is not a regular file")
