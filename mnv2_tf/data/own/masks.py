@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from mnv2_tf.data.own import images
 from mnv2_tf.data.own.manifest import Manifest, Options, Record, assign_splits, read_names, split_name, walk_files
 from mnv2_tf.defaults import IGNORE_LABEL
 from mnv2_tf.errors import DatasetError
+
+MAX_CLASS_ID = IGNORE_LABEL - 1  # masks are stored as 8-bit PNGs; 255 is the ignore label
 
 KIND = "masks"
 
@@ -47,7 +51,7 @@ def files(root: str, options: Options) -> list[str]:
 def scan(root: str, options: Options) -> Manifest:
     labels_txt = os.path.join(root, "labels.txt")
     names = read_names(labels_txt) if os.path.isfile(labels_txt) else None
-    records, unpaired, largest = [], [], 0
+    records, unpaired, largest, seen = [], [], 0, set()
     for split, folder in _pairs_roots(root):
         photos = _by_stem(os.path.join(folder, "images"), images.is_image)
         masks = _by_stem(os.path.join(folder, "masks"), lambda p: p.lower().endswith(".png"))
@@ -69,6 +73,10 @@ def scan(root: str, options: Options) -> Manifest:
                                    f"{image_size[0]}x{image_size[1]}; masks must have their image's size")
             used = values[values != IGNORE_LABEL]
             top = int(used.max(initial=0))
+            if top > MAX_CLASS_ID:  # stored as 8 bits: 300 would become 44, 511 the ignore label
+                raise DatasetError(f"mask {mask} has class id {top}; stored masks hold ids 0-{MAX_CLASS_ID} and "
+                                   f"{IGNORE_LABEL} = ignore (at most {MAX_CLASS_ID + 1} classes): renumber the classes")
+            seen.update(np.unique(used).tolist())
             if names is not None and top >= len(names):
                 raise DatasetError(f"mask {mask} has class id {top} but {labels_txt} names {len(names)} classes "
                                    f"(ids 0-{len(names) - 1}, 255 = ignore); add names or fix the mask")
@@ -78,6 +86,13 @@ def scan(root: str, options: Options) -> Manifest:
         raise DatasetError(f"{len(unpaired)} image(s) have no mask (first: {unpaired[0]}; a mask is masks/<same "
                            "stem>.png); add the masks or pass --skip_missing to leave those images out")
     if names is None:
+        missing = sorted(set(range(1, largest + 1)) - seen)
+        if missing:
+            raise DatasetError(
+                f"masks:{root}: without labels.txt the class ids must run 0-N, but ids {missing[:8]}"
+                f"{'...' if len(missing) > 8 else ''} ({len(missing)} of {largest}) appear in no mask, as in an image "
+                "converted to a palette ('P') rather than drawn with class ids: add DIR/labels.txt naming every id "
+                "(first line background), or re-save the masks with class ids")
         names = ["background"] + [f"class_{i}" for i in range(1, max(largest, 1) + 1)]
     if len(names) < 2:
         raise DatasetError(f"{labels_txt} must name the background and at least one class")

@@ -115,3 +115,18 @@ def test_files_outside_the_dataset_are_never_opened(tmp_path, tmp_path_factory):
     os.remove(f"{tmp_path}/f/cat/zero.jpg")
     os.mkfifo(f"{tmp_path}/f/cat/pipe.jpg")
     _fails(f"image_folder:{tmp_path}/f", tmp_path, "pipe.jpg is not a regular file")
+
+
+def test_masks_never_wrap_and_a_sparse_palette_without_labels_is_refused(tmp_path):
+    from PIL import Image
+    fx.image(f"{tmp_path}/w/images/a.jpg", (24, 16))
+    os.makedirs(f"{tmp_path}/w/masks")
+    wide = np.zeros((16, 24), np.uint16)
+    wide[:4] = 300  # 300 stored in 8 bits would be class 44
+    Image.fromarray(wide).save(f"{tmp_path}/w/masks/a.png")
+    _fails(f"masks:{tmp_path}/w", tmp_path, "has class id 300; stored masks hold ids 0-254")
+    fx.image(f"{tmp_path}/p/images/a.jpg", (24, 16))
+    sparse = np.zeros((16, 24))
+    sparse[:4], sparse[8:] = 37, 190  # what Image.convert('P') of a photo-like mask gives
+    fx.mask(f"{tmp_path}/p/masks/a.png", sparse)
+    _fails(f"masks:{tmp_path}/p", tmp_path, r"without labels.txt the class ids must run 0-N, but ids \[1, 2, 3")
