@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import sys
 
 from mnv2_tf.data.own import images
 from mnv2_tf.data.own.manifest import Manifest, Options, Record, assign_splits, split_name
@@ -36,17 +37,41 @@ def _json_files(spec: str) -> list[tuple[str | None, str]]:
             raise DatasetError(f"coco:{spec}: {given!r} is not a split name (train, validation, test)")
         if os.path.isdir(path):
             folder = os.path.join(path, "annotations") if os.path.isdir(os.path.join(path, "annotations")) else path
-            found = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".json"))
+            found = _jsons_in(folder) or [f for d in _split_folders(folder) for f in _jsons_in(d)]
             if not found:
-                raise DatasetError(f"coco:{path}: no .json annotation file in {folder}")
+                raise DatasetError(f"coco:{path}: no .json annotation file in {folder} (nor in train/ valid/ test/ "
+                                   "folders inside it)")
             out += [(split_name(given) if given else None, f) for f in found]
         elif os.path.isfile(path):
             out.append((split_name(given) if given else None, path))
+            _note_ignored_siblings(path)
         else:
             raise DatasetError(f"coco:{path}: no such file or folder")
     if not out:
         raise DatasetError("coco: needs an annotations JSON, e.g. --dataset=coco:annotations/instances_train.json")
     return [(split or _split_of(path), path) for split, path in out]
+
+
+def _jsons_in(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".json"))
+
+
+def _split_folders(folder: str) -> list[str]:
+    """train/ valid/ test/ inside `folder` (Roboflow's export, each with its _annotations.coco.json)."""
+    return [os.path.join(folder, d) for d in sorted(os.listdir(folder))
+            if split_name(d) and os.path.isdir(os.path.join(folder, d))]
+
+
+def _note_ignored_siblings(path: str) -> None:
+    """One JSON of an export with split folders: say which sibling splits are not read."""
+    here = os.path.dirname(os.path.abspath(path))
+    if not split_name(os.path.basename(here)):
+        return
+    others = [d for d in _split_folders(os.path.dirname(here)) if d != here and _jsons_in(d)]
+    if others:
+        print(f"note: coco:{path} reads this split only; {', '.join(os.path.basename(d) + '/' for d in others)} "
+              f"beside it hold their own annotations (pass coco:{os.path.dirname(here)} to read every split)",
+              file=sys.stderr, flush=True)
 
 
 def _split_of(path: str) -> str | None:
@@ -106,24 +131,31 @@ def files(spec: str, options: Options) -> list[str]:
     return out
 
 
-def _categories(jsons) -> tuple[list[int], list[str]]:
+def _categories(jsons) -> tuple[list[int], list[str], list[str]]:
+    """(ids, names, unused names): categories no annotation uses (Roboflow's supercategory, id 0) are
+    left out of the classes, so they never become class 0 of the model and its labels."""
     names: dict[int, str] = {}
+    used = set()
     for _, path in jsons:
-        for c in load(path)["categories"]:
+        data = load(path)
+        for c in data["categories"]:
             cid, name = int(c["id"]), str(c.get("name", c["id"]))
             if names.setdefault(cid, name) != name:
                 raise DatasetError(f"{path}: category id {cid} is {name!r} here but {names[cid]!r} in another file")
+        used.update(a.get("category_id") for a in data["annotations"])
     if not names:
         raise DatasetError(f"{jsons[0][1]}: no categories")
-    ids = sorted(names)
-    return ids, [names[i] for i in ids]
+    ids = sorted(i for i in names if i in used) or sorted(names)
+    return ids, [names[i] for i in ids], [names[i] for i in sorted(names) if i not in ids]
 
 
 def scan(spec: str, options: Options) -> Manifest:
     jsons = _json_files(spec)
-    ids, names = _categories(jsons)
+    ids, names, unused = _categories(jsons)
     label_of = {cid: i for i, cid in enumerate(ids)}
     manifest = Manifest(KIND, names, [])
+    if unused:
+        manifest.count(f"categories no annotation uses, left out ({', '.join(unused[:5])})", len(unused))
     missing = []
     for split, path in jsons:
         data = load(path)

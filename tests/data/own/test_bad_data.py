@@ -130,3 +130,25 @@ def test_masks_never_wrap_and_a_sparse_palette_without_labels_is_refused(tmp_pat
     sparse[:4], sparse[8:] = 37, 190  # what Image.convert('P') of a photo-like mask gives
     fx.mask(f"{tmp_path}/p/masks/a.png", sparse)
     _fails(f"masks:{tmp_path}/p", tmp_path, r"without labels.txt the class ids must run 0-N, but ids \[1, 2, 3")
+
+
+def test_a_roboflow_coco_export_as_it_comes(tmp_path, capsys):
+    """train/ valid/ test/ each with _annotations.coco.json and the images beside it; category 0 is the
+    unused supercategory Roboflow writes, which must not become class 0."""
+    categories = [{"id": 0, "name": "shapes", "supercategory": "none"},
+                  {"id": 1, "name": "circle", "supercategory": "shapes"},
+                  {"id": 2, "name": "square", "supercategory": "shapes"}]
+    for split, n in (("train", 4), ("valid", 2), ("test", 2)):
+        images = []
+        for i in range(n):
+            fx.image(f"{tmp_path}/rf/{split}/{split}{i}.jpg")
+            images.append({"id": i, "file_name": f"{split}{i}.jpg", "width": 24, "height": 16})
+        annotations = [{"id": i, "image_id": i, "category_id": 1 + i % 2, "bbox": [1, 1, 8, 6]} for i in range(n)]
+        fx.coco_json(f"{tmp_path}/rf/{split}/_annotations.coco.json", images, annotations, categories)
+    builder = own.open_builder(f"coco:{tmp_path}/rf", str(tmp_path / "data"), Options())
+    assert {k: v.num_examples for k, v in builder.info.splits.items()} == {"train": 4, "validation": 2, "test": 2}
+    assert builder.info.features["objects"]["label"].names == ["circle", "square"]
+    assert builder.info.metadata["report"]["categories no annotation uses, left out (shapes)"] == 1
+    capsys.readouterr()
+    own.open_builder(f"coco:{tmp_path}/rf/train/_annotations.coco.json", str(tmp_path / "data2"), Options())
+    assert "reads this split only; test/, valid/ beside it" in capsys.readouterr().err
