@@ -67,6 +67,9 @@ def _config_json(path: str, required=("task", "name", "model", "data", "train"))
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{path} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}): restore "
                              "it from a backup, or use another --model_dir") from None
+    except RecursionError:
+        raise ModelFileError(f"{path} is nested too deeply to be a config: restore it from a backup, or use "
+                             "another --model_dir") from None
     except OSError as e:
         raise ModelFileError(f"cannot read {path}: {e.strerror}") from None
     missing = [k for k in required if not isinstance(data, dict) or k not in data]

@@ -44,6 +44,8 @@ def read_file(path: str) -> dict:
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"config file {path!r} is nested too deeply to be a config") from None
     except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
         raise ConfigError(f"config file {path!r} cannot be read: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Optional
 
 from mnv2_tf import tasks
@@ -67,7 +68,8 @@ class DataConfig:
             (0 < self.eval_crop_fraction <= 1, f"eval_crop_fraction must be in (0, 1], got {self.eval_crop_fraction}"),
             (0 <= self.validation_fraction < 1, f"validation_fraction must be in [0, 1), got {self.validation_fraction}"),
             (0 <= self.test_fraction < 1, f"test_fraction must be in [0, 1), got {self.test_fraction}"),
-            (self.shuffle_buffer >= 1, f"shuffle_buffer must be >= 1, got {self.shuffle_buffer}")])
+            (self.shuffle_buffer >= 1, f"shuffle_buffer must be >= 1, got {self.shuffle_buffer}"),
+            (isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")])
 
 
 @dataclasses.dataclass
@@ -114,7 +116,8 @@ class TrainConfig:
             (self.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {self.jit_compile!r}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (0 < self.learning_rate < math.inf, f"learning_rate must be > 0 and finite, got {self.learning_rate}"),
+            (isinstance(self.batch_size, int), f"batch_size must be a whole number, got {self.batch_size}"),
             (self.checkpoint_steps >= 1, f"checkpoint_steps must be >= 1, got {self.checkpoint_steps}"),
             (0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must be in (0, 1), got {self.ema_decay}"),

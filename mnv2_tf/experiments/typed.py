@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import json
+import math
 import types
 import typing
 
@@ -76,6 +77,10 @@ def from_text(text: str, hint, path: str):
     value = _number(text.strip())
     if allowed & {int, float} and not isinstance(value, (int, float)):
         raise ConfigError(f"{path} takes a number, got {text!r}")
+    if int in allowed and float not in allowed and isinstance(value, float):
+        raise ConfigError(f"{path} takes a whole number, got {text!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path} takes a finite number, got {text!r}")
     return float(value) if float in allowed and int not in allowed else value
 
 

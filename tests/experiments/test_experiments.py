@@ -162,3 +162,21 @@ def test_override_values_follow_the_type_hints(field, text, value):
     assert got == value and type(got) is type(value)
     with pytest.raises(ConfigError, match="cannot be none"):
         typed.from_text("none", typed.hints(TrainConfig)["epochs"], "train.epochs")
+
+
+@pytest.mark.parametrize("item,message", [
+    ("data.crop_area=0.5", "crop_area must be"),  # was an IndexError
+    ("data.seed=-1", "seed must be in"),  # was a numpy ValueError
+    ("train.batch_size=1.5", "takes a whole number"),  # was "not divisible by the 1 replicas"
+    ("train.learning_rate=inf", "finite number"),  # was accepted
+])
+def test_values_the_outside_check_broke_are_config_errors(item, message):
+    with pytest.raises(ConfigError, match=message):
+        overrides.apply(experiments.get("smoke", "classification"), [item])
+
+
+def test_a_deeply_nested_config_file_is_a_config_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"train": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(ConfigError, match="nested too deeply|cannot be read"):
+        experiments.read_file(str(path))

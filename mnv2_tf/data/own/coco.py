@@ -89,6 +89,8 @@ def _load(path: str, mtime_ns: int) -> dict:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path} is not valid JSON ({e}); re-export it from your labelling tool") from None
+    except RecursionError:
+        raise DatasetError(f"{path} is nested too deeply to be a COCO file; re-export it from your labelling tool") from None
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or k not in data]
     if missing:
         raise DatasetError(f"{path} is not a COCO detection file: it lacks {', '.join(missing)} "
