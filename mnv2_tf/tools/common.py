@@ -9,6 +9,7 @@ a training run stopped by a non-finite loss); `--help` exits 0.
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 
 from absl import app, flags, logging
@@ -34,12 +35,30 @@ def run_tool(define_flags, main) -> None:
         except Mnv2Error as e:
             print(f"error: {e}", file=sys.stderr)
             return e.exit_code
+        except OSError as e:
+            full = disk_full(e)
+            if full is None:
+                raise
+            print(f"error: {full}", file=sys.stderr)
+            return 2
 
     tool = define_flags.__module__  # "__main__" under python -m, the module under a console script
     try:
         app.run(wrapped, flags_parser=lambda argv: _parse(argv, tool))
     except SystemExit as e:
         raise SystemExit(0 if e.code is None else e.code) from None
+
+
+def disk_full(error: BaseException) -> str | None:
+    """The message for a write that failed for lack of space (ENOSPC / EDQUOT, also inside h5py's or
+    TensorFlow's own error text), else None. Every file the tools write is written atomically, so
+    nothing half-written is left: free space and rerun (training resumes from its last checkpoint)."""
+    text = str(error)
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text:
+        where = getattr(error, "filename", None)
+        return (f"no space left on the device{f' ({where})' if where else ''}: free space and rerun the same "
+                "command (nothing half-written was kept; a training run resumes from its last checkpoint)")
+    return None
 
 
 def _parse(argv, tool: str):

@@ -30,3 +30,13 @@ def test_unreadable_and_missing_images_are_named(tmp_path):
         read_image(str(tmp_path / "missing.jpg"))
     with pytest.raises(InputFileError, match="is a folder"):
         read_image(str(tmp_path))
+
+
+def test_a_full_disk_is_an_error_line_not_a_traceback():
+    import errno
+
+    from mnv2_tf.tools.common import disk_full
+    message = disk_full(OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.keras"))
+    assert message.startswith("no space left on the device (/runs/x/model.keras): free space and rerun")
+    assert disk_full(OSError("Unable to synchronously create dataset (No space left on device)")) is not None  # h5py
+    assert disk_full(OSError(errno.EACCES, "Permission denied")) is None  # other errors are not blamed on space
