@@ -40,3 +40,19 @@ def test_a_full_disk_is_an_error_line_not_a_traceback():
     assert message.startswith("no space left on the device (/runs/x/model.keras): free space and rerun")
     assert disk_full(OSError("Unable to synchronously create dataset (No space left on device)")) is not None  # h5py
     assert disk_full(OSError(errno.EACCES, "Permission denied")) is None  # other errors are not blamed on space
+
+
+def test_a_300_megapixel_png_of_a_few_kb_is_refused_before_decoding(tmp_path):
+    import zlib
+    path = tmp_path / "bomb.png"
+    w = h = 17_500  # 306 megapixels, 1-bit grayscale
+    row = b"\x00" + bytes((w + 7) // 8)
+
+    def chunk(kind, data):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    idat = zlib.compress(row * h, 9)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", w.to_bytes(4, "big") + h.to_bytes(4, "big") + b"\x01\x00\x00\x00\x00")
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(InputFileError, match="bomb.png is not a readable image .*(decompression bomb|exceeds limit)"):
+        read_image(str(path))

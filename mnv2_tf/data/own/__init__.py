@@ -14,9 +14,11 @@ changed (the fingerprint of the file list, sizes and modification times).
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
+import shutil
 import sys
 
 import tensorflow as tf
@@ -91,19 +93,40 @@ def open_builder(spec: str, data_dir: str, options: Options) -> tfds.core.Datase
     confine(listed, roots)  # before any file is read: inside the dataset, regular, bounded
     name = _config_name(path, fingerprint(kind, listed, options))
     prepared = builder.prepared_dir(kind, data_dir, name)
-    if not tf.io.gfile.exists(os.path.join(prepared, "dataset_info.json")):
-        manifest = module.scan(path, options)
-        confine([p for r in manifest.records for p in (r.image, r.mask) if p], roots)
-        cls = builder.BUILDERS[kind]
-        splits = {k: len(v) for k, v in manifest.splits().items()}
-        print(f"Preparing {kind}:{path} ({', '.join(f'{k} {v}' for k, v in splits.items())} images, "
-              f"{len(manifest.class_names)} classes) into {prepared}", file=sys.stderr, flush=True)
-        fresh = cls(config=builder.OwnConfig(name=name, manifest=manifest, source=f"{kind}:{path}",
-                                             max_side=options.max_side), data_dir=data_dir)
-        with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its banner on stdout: ours is for results
-            fresh.download_and_prepare()
-        print(report_text(fresh.info.metadata["report"]), file=sys.stderr, flush=True)
+    with _preparing(os.path.dirname(prepared)):
+        if not tf.io.gfile.exists(os.path.join(prepared, "dataset_info.json")):
+            _prepare(kind, path, options, module, name, roots, data_dir)
     return tfds.builder_from_directory(prepared)
+
+
+@contextlib.contextmanager
+def _preparing(folder: str):
+    """One preparation of a dataset at a time (a lock the OS releases when a process dies); the
+    `incomplete.*` folders a killed preparation left are removed once the lock is held."""
+    import fcntl
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, ".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a second process waits for the first to finish, then reuses it
+        for leftover in glob.glob(os.path.join(folder, "incomplete.*")):
+            shutil.rmtree(leftover, ignore_errors=True)
+        yield
+
+
+def _prepare(kind, path, options, module, name, roots, data_dir) -> None:
+    """Scans the files (each inside `roots`) and writes the TFDS copy, reporting what it dropped."""
+    prepared = builder.prepared_dir(kind, data_dir, name)
+    manifest = module.scan(path, options)
+    confine([p for r in manifest.records for p in (r.image, r.mask) if p], roots)
+    cls = builder.BUILDERS[kind]
+    splits = {k: len(v) for k, v in manifest.splits().items()}
+    print(f"Preparing {kind}:{path} ({', '.join(f'{k} {v}' for k, v in splits.items())} images, "
+          f"{len(manifest.class_names)} classes) into {prepared}", file=sys.stderr, flush=True)
+    fresh = cls(config=builder.OwnConfig(name=name, manifest=manifest, source=f"{kind}:{path}",
+                                         max_side=options.max_side), data_dir=data_dir)
+    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its banner on stdout: ours is for results
+        fresh.download_and_prepare()
+    print(report_text(fresh.info.metadata["report"]), file=sys.stderr, flush=True)
 
 
 def _prepared_copy(kind: str, source: str, data_dir: str) -> str | None:

@@ -10,6 +10,7 @@ change, else PNG (lossless sources) or JPEG quality 95.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -52,7 +53,7 @@ def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | 
     mask's size). When it equals the file's stored size, the orientation tag is not
     applied: the annotation tool worked on the stored pixels.
     """
-    try:
+    with _guarded(path):
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise Unreadable(f"{os.path.basename(path)}: not a regular file")
@@ -60,10 +61,19 @@ def load(path: str, max_side: int = MAX_SIDE, annotated_size: tuple[int, int] | 
             raise Unreadable(f"{os.path.basename(path)}: {st.st_size} bytes, over {MAX_FILE_BYTES >> 20} MB")
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
+        return _decode(data, max_side, annotated_size)
+
+
+@contextlib.contextmanager
+def _guarded(path: str):
+    """Every PIL read of the project's (images, masks, headers): one pixel limit before decoding
+    (PIL's `MAX_IMAGE_PIXELS`, ~89M: a 300-megapixel PNG of a few KB is refused unread), PIL's
+    warnings silenced, and whatever PIL raises as `Unreadable` naming the file."""
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _decode(data, max_side, annotated_size)
+            yield
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise Unreadable(f"{os.path.basename(path)}: {e}") from None
 
@@ -126,15 +136,12 @@ def encode_png(array: np.ndarray) -> bytes:
 
 def read_mask(path: str) -> np.ndarray:
     """Class ids HxW: palette PNG -> palette indices, grayscale -> values (255 = ignore)."""
-    try:
-        with Image.open(path) as mask:
-            mask.load()
-            if mask.mode in ("P", "L", "I;16", "I;16B", "I;16L", "I", "1"):
-                return np.asarray(mask).astype(np.int64)
-            if mask.mode == "LA":
-                return np.asarray(mask)[..., 0].astype(np.int64)
-    except (OSError, ValueError, SyntaxError) as e:
-        raise Unreadable(f"{os.path.basename(path)}: {e}") from None
+    with _guarded(path), Image.open(path) as mask:
+        mask.load()
+        if mask.mode in ("P", "L", "I;16", "I;16B", "I;16L", "I", "1"):
+            return np.asarray(mask).astype(np.int64)
+        if mask.mode == "LA":
+            return np.asarray(mask)[..., 0].astype(np.int64)
     raise Unreadable(f"{os.path.basename(path)}: a {mask.mode} mask; save masks as palette (P) or grayscale (L) "
                      "PNGs whose values are class ids")
 
@@ -142,7 +149,7 @@ def read_mask(path: str) -> np.ndarray:
 def stored_size(path: str) -> tuple[int, int] | None:
     """(width, height) from the header only; None when unreadable."""
     try:
-        with Image.open(path) as image:
+        with _guarded(path), Image.open(path) as image:
             return image.size
-    except (OSError, ValueError, SyntaxError):
+    except Unreadable:
         return None

@@ -15,7 +15,7 @@ def _fails(spec, tmp_path, match, **options):
     data = tmp_path / "data"
     with pytest.raises(DatasetError, match=match):
         own.open_builder(spec, str(data), Options(**options))
-    leftovers = [os.path.join(d, f) for d, _, files in os.walk(data) for f in files]
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(data) for f in files if f != ".lock"]
     assert leftovers == [], leftovers
 
 
@@ -152,3 +152,16 @@ def test_a_roboflow_coco_export_as_it_comes(tmp_path, capsys):
     capsys.readouterr()
     own.open_builder(f"coco:{tmp_path}/rf/train/_annotations.coco.json", str(tmp_path / "data2"), Options())
     assert "reads this split only; test/, valid/ beside it" in capsys.readouterr().err
+
+
+def test_a_killed_preparation_leaves_nothing_the_next_one_keeps(tmp_path):
+    fx.image(f"{tmp_path}/k/cat/a.jpg")
+    fx.image(f"{tmp_path}/k/dog/b.jpg")
+    first = own.open_builder(f"image_folder:{tmp_path}/k", str(tmp_path / "data"), Options(validation_fraction=0))
+    folder = os.path.dirname(first.data_dir)
+    import shutil
+    shutil.rmtree(first.data_dir)  # as if the preparation had been killed half way ...
+    os.makedirs(os.path.join(folder, "incomplete.XYZ_1.0.0"))  # ... leaving TFDS's partial folder
+    again = own.open_builder(f"image_folder:{tmp_path}/k", str(tmp_path / "data"), Options(validation_fraction=0))
+    assert again.info.splits["train"].num_examples == 2
+    assert sorted(os.listdir(folder)) == [".lock", os.path.basename(again.data_dir)]
