@@ -40,6 +40,8 @@ def test_int8_is_full_integer_with_uint8_input(reports):
     assert abs(scale - 2 / 255) < 1e-3 and 126 <= zero <= 129  # raw pixels map onto [-1, 1]
     assert r["size_bytes"] < 0.5 * next(x for x in rs if x["quantization"] == "float32")["size_bytes"]
     assert r["verification"]["max_rel_diff"] < 0.3  # quantized, but the same function
+    assert r["verification"]["passed"], r["verification"]  # top-1 agreement and accuracy within the thresholds
+    assert r["verification"]["top1_agreement"] >= 1 - 1 / 32  # at most one of the 32 images flips
 
 
 def test_export_errors_leave_nothing_behind(smoke_run, tmp_path):

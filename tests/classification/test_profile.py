@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mnv2_tf import analysis
@@ -81,3 +82,17 @@ def test_cli_bad_flag_is_a_clear_error():
     out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.profile", "--width_multiplier=0"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "width_multiplier must be > 0" in out.stderr
+
+
+def test_the_int8_check_fails_a_file_that_disagrees_and_forgives_one_image():
+    from mnv2_tf.classification.export import verify
+    labels = np.arange(100) % 4
+    keras_out = np.eye(4)[labels] * 0.9 + 0.025
+    flipped = keras_out.copy()
+    flipped[:3] = np.roll(flipped[:3], 1, axis=-1)  # 3 of 100 images change their top class
+    assert not verify("int8", keras_out, flipped, labels)["passed"]  # 97 % < 98 %
+    one = keras_out.copy()
+    one[:1] = np.roll(one[:1], 1, axis=-1)
+    report = verify("int8", keras_out, one, labels)
+    assert report["passed"] and report["top1_agreement"] == 0.99 and report["tflite_accuracy"] == 0.99
+    assert not verify("float32", keras_out, keras_out + 2e-4, labels)["passed"]  # max abs 2e-4 > 1e-4

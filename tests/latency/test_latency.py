@@ -36,7 +36,8 @@ def test_parses_the_older_format():
 def test_parses_the_litert_block_recorded_here():
     r = parse.parse(_text("benchmark_litert.txt"))
     assert r["format"] == "litert" and r["count"] == 20
-    assert 0 < r["p5_ms"] <= r["median_ms"] <= r["p95_ms"] and r["init_ms"] > 0
+    assert (r["init_ms"], r["first_ms"], r["warmup_ms"], r["avg_ms"]) == (4.75, 0.49, 0.35, 0.26)
+    assert (r["min_ms"], r["median_ms"], r["max_ms"], r["p5_ms"], r["p95_ms"]) == (0.25, 0.25, 0.31, 0.25, 0.27)
 
 
 def test_parse_error_says_what_it_expected():

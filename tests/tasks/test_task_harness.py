@@ -38,6 +38,9 @@ def test_config_round_trips_and_rebuilds_the_same_network(run):
     assert again.to_json() == config.to_json() and again.task == task
     rebuilt = tasks.task_class(task).model(again)
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+    rebuilt.set_weights(model.get_weights())  # the config alone rebuilds the same function
+    x = np.random.default_rng(1).uniform(-1, 1, (2,) + tuple(config.model.input_shape)).astype("float32")
+    np.testing.assert_allclose(rebuilt(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
 
 
 def test_compiled_model_loads_in_a_fresh_process_after_import_mnv2_tf(run, tmp_path):

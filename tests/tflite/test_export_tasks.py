@@ -27,8 +27,8 @@ def _options(*types, **kw):
 
 def test_detection_exports_with_the_postprocess_op(detection_run, tmp_path):
     reports = export(detection_run, _options("float32", "int8", calibration_steps=16, verify_images=32), str(tmp_path))
-    # float32 must match Keras' mAP; int8 of this 2-epoch model is checked for structure only
-    # (the demo's trained model checks its mAP drop).
+    # float32 must match Keras' mAP; int8 of this 2-epoch model within 10 points of it (the demo's
+    # trained model checks the 2-point threshold).
     assert reports[0]["verification"]["passed"], reports[0]["verification"]
     for r in reports:
         content = open(r["file"], "rb").read()
@@ -47,6 +47,8 @@ def test_detection_exports_with_the_postprocess_op(detection_run, tmp_path):
         assert b"TFLite_Detection_PostProcess" in content
     int8 = reports[1]
     assert int8["inputs"][0]["dtype"] == "uint8" and all(o["dtype"] == "float32" for o in int8["outputs"])
+    v = int8["verification"]  # on the 32 held-out images: the quantized file finds what Keras finds
+    assert v["keras_mAP@0.5"] > 0.05 and abs(v["tflite_mAP@0.5"] - v["keras_mAP@0.5"]) <= 0.1, v
 
 
 def test_detection_raw_export_matches_keras_map(detection_run, tmp_path):

@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from mnv2_tf.data.own import layouts
+from mnv2_tf.evaluation import evaluate_path
+from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.tflite import metadata as tflite_metadata
 
 LIMITS = {"train": 48, "validation": 16, "test": 16}
@@ -51,7 +53,8 @@ def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
     spec = f"image_folder:{folders['image_folder']}"
     data = str(tmp_path / "data")
     metrics = _train("classification", spec, data, tmp_path / "run")
-    assert metrics["split"] == "validation" and 0 <= metrics["top1"] <= 1
+    again = evaluate_path(str(tmp_path / "run"), EvalOptions("validation", 16))
+    assert metrics["split"] == "validation" and again["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
     assert open(tmp_path / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
     assert _export_labels(tmp_path / "run", tmp_path / "export") == sorted(SHAPES)
     conflict = _tool("train", "--experiment=smoke", f"--dataset={spec}", f"--data_dir={data}", "--num_classes=3",
@@ -62,13 +65,30 @@ def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
     assert path.returncode == 2 and f"--dataset=image_folder:{folders['image_folder']}" in path.stderr
 
 
+def _objects(spec, data_dir):
+    """file name -> (labels, boxes) of a prepared detection dataset, every split."""
+    from mnv2_tf.data import own
+    from mnv2_tf.data.own.manifest import Options
+    import tensorflow_datasets as tfds
+    builder = own.open_builder(spec, data_dir, Options())
+    out = {}
+    for split in builder.info.splits:
+        for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+            name = ex["image/filename"].decode().rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            out[name] = (ex["objects"]["label"].tolist(), ex["objects"]["bbox"].round(4).tolist())
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["coco", "voc"])
-def test_detection_layouts_train(folders, fmt, tmp_path):
-    """(The export's labels come from labels.txt, as the image_folder test shows end to end.)"""
-    metrics = _train("detection", f"{fmt}:{folders[fmt]}", str(tmp_path / "data"), tmp_path / "run")
-    assert "mAP@0.5" in metrics
-    assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order / VOC labels.txt
+def test_detection_layouts_train_and_agree(folders, tmp_path):
+    """COCO through the tool, trained; VOC prepared: the same boxes and labels image by image (the same
+    boxes must give the same model). The export's labels come from labels.txt, as shown above."""
+    metrics = _train("detection", f"coco:{folders['coco']}", str(tmp_path / "data"), tmp_path / "run")
+    again = evaluate_path(str(tmp_path / "run"), EvalOptions("validation", 16))
+    assert again["mAP@0.5"] == pytest.approx(metrics["mAP@0.5"], abs=1e-6)
+    assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order
+    coco, voc = (_objects(f"{f}:{folders[f]}", str(tmp_path / "data")) for f in ("coco", "voc"))
+    assert len(coco) == sum(LIMITS.values()) and coco == voc
 
 
 @pytest.mark.slow
@@ -79,3 +99,5 @@ def test_masks_layout_trains_and_evaluates(folders, tmp_path):
     result = _tool("evaluate", f"--model={tmp_path}/run")
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["split"] == "test"  # the layout has a test split
+    again = evaluate_path(str(tmp_path / "run"), EvalOptions("validation", 16))
+    assert again["mIoU"] == pytest.approx(metrics["mIoU"], abs=1e-6)
