@@ -51,12 +51,34 @@ def segmentation_run(data_dir, tmp_path_factory):
     return _trained("segmentation", data_dir, tmp_path_factory)
 
 
+RUN_FIXTURES = {"classification": "smoke_run", "detection": "detection_run", "segmentation": "segmentation_run"}
+
+
+@pytest.fixture(scope="session")
+def exports(request, tmp_path_factory):
+    """`exports(task, **task_options)` -> {quantization: export report}: each smoke run exported once per
+    output form in float32, float16 and int8 (calibrated and verified on 32 held-out images), shared by
+    every test that needs a .tflite file, each form in a folder of its own."""
+    from mnv2_tf.tflite.export import ExportOptions, export
+    done = {}
+
+    def get(task: str, **task_options) -> dict:
+        key = (task, tuple(sorted(task_options.items())))
+        if key not in done:
+            run = request.getfixturevalue(RUN_FIXTURES[task])
+            out = str(tmp_path_factory.mktemp(f"export_{task}"))
+            reports = export(run, ExportOptions(calibration_steps=16, verify_images=32, task_options=task_options), out)
+            done[key] = {r["quantization"]: r for r in reports}
+        return done[key]
+    return get
+
+
 # ---- the fast tier's rule: no training, no TFLite conversion, no subprocess ----
 # `make test-fast` (-m "not slow") must stay under 3 minutes on 2 cores. A test that trains (Keras fit),
 # converts (TFLiteConverter) or starts a process belongs to the slow tier: here it fails, naming the rule.
 # Session fixtures that train are refused by name (they run before any function-scoped guard).
 
-TRAINING_FIXTURES = {"smoke_run", "detection_run", "segmentation_run", "references"}
+TRAINING_FIXTURES = {"smoke_run", "detection_run", "segmentation_run", "references", "exports"}
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reports(smoke_run, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("export"))
-    return out, export(smoke_run, ExportOptions(calibration_steps=16, verify_images=32), out)
+def reports(exports):
+    by_type = exports("classification")
+    return os.path.dirname(by_type["float32"]["file"]), list(by_type.values())
 
 
 def test_float_exports_match_keras(reports):

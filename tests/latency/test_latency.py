@@ -137,15 +137,20 @@ def test_short_host_run_and_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_on_exported_models_with_the_reference(smoke_run, tmp_path):
-    from mnv2_tf.tflite.export import ExportOptions, export
-    export(smoke_run, ExportOptions(("float32",), verify_images=8), str(tmp_path / "export"))
+def test_cli_on_exported_models_with_the_reference(exports, tmp_path):
+    import shutil
+    report = exports("classification")["float32"]
+    (tmp_path / "export").mkdir()
+    for path in (report["file"], report["file"][:-len(".tflite")] + ".json"):  # the file and its report
+        shutil.copy(path, tmp_path / "export")
     out = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.latency", f"--models={tmp_path / 'export'}",
                           "--reference=keras_applications", "--num_runs=10", "--rounds=2", "--warmup_runs=1",
                           f"--out_dir={tmp_path / 'results'}"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.load(open(tmp_path / "results" / "latency.json"))
     assert rows[0]["reference_ms"] > 0 and rows[0]["madds"] > 0 and "ours/reference" in out.stdout
+    # keras.applications built as the run was (its softmax included): the same operators on the same tensors
+    assert rows[0]["same_graph"] is True and rows[0]["graph_difference"] is None, rows[0]
     assert (tmp_path / "results" / "figure5_float32.png").exists()
     assert out.stdout.startswith("TFLite latency") and "wrote" in out.stderr  # results on stdout, messages on stderr
     bad = subprocess.run([sys.executable, "-m", "mnv2_tf.tools.latency", "--models=/nonexistent"],

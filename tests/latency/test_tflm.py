@@ -11,7 +11,6 @@ from mnv2_tf.backbone import mobilenet_v2
 from mnv2_tf.data import tfds_io
 from mnv2_tf.latency import tflm
 from mnv2_tf.tflite import convert
-from mnv2_tf.tflite.export import ExportOptions, export
 from mnv2_tf.tflite.runner import TFLiteRunner
 
 pytestmark = pytest.mark.slow
@@ -24,8 +23,8 @@ def pixels(data_dir):
     return np.stack([ex["image"] for ex in tfds.as_numpy(builder.as_dataset(split="test").take(8))])
 
 
-def test_tflm_runs_the_trained_int8_classifier_as_litert(smoke_run, pixels, tmp_path):
-    (report,) = export(smoke_run, ExportOptions(("int8",), verify_images=8, calibration_steps=16), str(tmp_path))
+def test_tflm_runs_the_trained_int8_classifier_as_litert(exports, pixels):
+    report = exports("classification")["int8"]
     arena = tflm.smallest_arena(report["file"])
     content = open(report["file"], "rb").read()
     assert tflm._allocates(report["file"], arena) and not tflm._allocates(report["file"], arena - tflm.GRANULARITY)

@@ -9,12 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from mnv2_tf import experiments, runs, tasks
-from mnv2_tf.tflite.export import ExportOptions, export
+from conftest import RUN_FIXTURES
+from mnv2_tf import experiments, runs, tasks, workspace
 
 pytestmark = pytest.mark.slow
 
-RUN_FIXTURES = {"classification": "smoke_run", "detection": "detection_run", "segmentation": "segmentation_run"}
 
 LOAD = """
 import sys, numpy as np, keras
@@ -54,10 +53,11 @@ def test_compiled_model_loads_in_a_fresh_process_after_import_mnv2_tf(run, tmp_p
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_float32_export_passes_the_tasks_own_check_in_its_own_folder(run, tmp_path, monkeypatch):
-    task, run_dir = run
+def test_float32_export_passes_the_tasks_own_check(run, exports, tmp_path, monkeypatch):
+    task, _ = run
+    report = exports(task)["float32"]
+    assert report["verification"]["passed"] and report["task"] == task, report["verification"]
+    assert report["file"].endswith("/smoke_float32.tflite")  # named after the run
+    # <workspace>/export/<task>/<run>/: the three tasks' default exports never collide
     monkeypatch.setenv("MNV2_WORKSPACE", str(tmp_path))
-    (report,) = export(run_dir, ExportOptions(("float32",), verify_images=16))
-    assert report["verification"]["passed"], report["verification"]
-    # <workspace>/export/<task>/<run>/<run>_<type>.tflite: the three tasks' default exports never collide
-    assert report["task"] == task and report["file"] == str(tmp_path / "export" / task / "smoke" / "smoke_float32.tflite")
+    assert workspace.export_dir(task, "smoke") == str(tmp_path / "export" / task / "smoke")

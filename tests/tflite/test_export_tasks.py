@@ -25,8 +25,8 @@ def _options(*types, **kw):
     return ExportOptions(tuple(types), task_options=task_options, **kw)
 
 
-def test_detection_exports_with_the_postprocess_op(detection_run, tmp_path):
-    reports = export(detection_run, _options("float32", "int8", calibration_steps=16, verify_images=32), str(tmp_path))
+def test_detection_exports_with_the_postprocess_op(exports):
+    reports = [exports("detection")[q] for q in ("float32", "int8")]
     # float32 must match Keras' mAP; int8 of this 2-epoch model within 10 points of it (the demo's
     # trained model checks the 2-point threshold).
     assert reports[0]["verification"]["passed"], reports[0]["verification"]
@@ -51,8 +51,8 @@ def test_detection_exports_with_the_postprocess_op(detection_run, tmp_path):
     assert v["keras_mAP@0.5"] > 0.05 and abs(v["tflite_mAP@0.5"] - v["keras_mAP@0.5"]) <= 0.1, v
 
 
-def test_detection_raw_export_matches_keras_map(detection_run, tmp_path):
-    (r,) = export(detection_run, _options("float32", verify_images=32, detection_postprocess=False), str(tmp_path))
+def test_detection_raw_export_matches_keras_map(exports):
+    r = exports("detection", detection_postprocess=False)["float32"]
     assert r["file"].endswith("smoke_raw_float32.tflite") and r["verification"]["passed"]
     assert abs(r["verification"]["keras_mAP@0.5"] - r["verification"]["tflite_mAP@0.5"]) < 1e-3
     assert b"TFLite_Detection_PostProcess" not in open(r["file"], "rb").read()
@@ -68,9 +68,8 @@ def test_detection_raw_export_matches_keras_map(detection_run, tmp_path):
     assert anchors > 50 and len(options) > anchors * 16  # every anchor: four floats
 
 
-def test_segmentation_exports_all_types(segmentation_run, tmp_path):
-    reports = export(segmentation_run, _options("float32", "float16", "int8", calibration_steps=8,
-                                                verify_images=16), str(tmp_path))
+def test_segmentation_exports_all_types(exports, segmentation_run, tmp_path):
+    reports = [exports("segmentation")[q] for q in ("float32", "float16", "int8")]
     by_type = {r["quantization"]: r["verification"] for r in reports}
     assert all(v["passed"] for v in by_type.values()), by_type
     assert by_type["float32"]["max_abs_diff"] <= 1e-4 and by_type["float16"]["max_rel_diff"] <= 1e-2
@@ -92,8 +91,8 @@ def test_a_model_file_of_another_task_is_refused(smoke_run, segmentation_run, tm
     assert not (tmp_path / "out").exists()
 
 
-def test_metadata_of_a_classifier(smoke_run, tmp_path):
-    (r,) = export(smoke_run, _options("float32", verify_images=8), str(tmp_path))
+def test_metadata_of_a_classifier(exports, smoke_run, tmp_path):
+    r = exports("classification")["float32"]
     meta = tflite_metadata.read(open(r["file"], "rb").read())
     assert meta["name"] == "mnv2_tf classification smoke" and meta["min_parser_version"] == "1.2.1"
     assert smoke_run not in meta["description"]  # no local path in what ships to a phone

@@ -16,7 +16,6 @@ import tensorflow_datasets as tfds
 from mnv2_tf import runs
 from mnv2_tf.data import tfds_io
 from mnv2_tf.detection import anchors as anchor_lib
-from mnv2_tf.tflite.export import ExportOptions, export
 from mnv2_tf.tflite.runner import TFLiteRunner
 
 pytestmark = pytest.mark.slow
@@ -62,14 +61,9 @@ def pixels(data_dir):
     return np.stack([ex["image"] for ex in tfds.as_numpy(builder.as_dataset(split="test").take(6))])
 
 
-def _exports(run_dir, tmp_path, **task_options):
-    return export(run_dir, ExportOptions(verify_images=16, calibration_steps=16, task_options=task_options),
-                  str(tmp_path / "export"))
-
-
-def test_classifier_in_mediapipe(smoke_run, pixels, tmp_path):
+def test_classifier_in_mediapipe(smoke_run, exports, pixels, tmp_path):
     names = runs.read_labels(smoke_run)
-    for report in _exports(smoke_run, tmp_path):
+    for report in exports("classification").values():
         got, stderr = _mediapipe("classifier", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
@@ -80,9 +74,9 @@ def test_classifier_in_mediapipe(smoke_run, pixels, tmp_path):
                                    err_msg=report["quantization"])
 
 
-def test_detector_in_mediapipe(detection_run, pixels, tmp_path):
+def test_detector_in_mediapipe(detection_run, exports, pixels, tmp_path):
     names = runs.read_labels(detection_run)
-    for report in _exports(detection_run, tmp_path):
+    for report in exports("detection").values():
         got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
@@ -108,13 +102,11 @@ def _decoded(raw_boxes, anchors, scales=(10.0, 10.0, 5.0, 5.0)):
     return np.stack([cy - hh / 2, cx - ww / 2, cy + hh / 2, cx + ww / 2], -1)
 
 
-def test_raw_detector_in_mediapipe(detection_run, pixels, tmp_path):
+def test_raw_detector_in_mediapipe(detection_run, exports, pixels, tmp_path):
     """The 2-output form: MediaPipe decodes boxes with DETECTOR_METADATA's anchors and runs its own NMS.
     Every detection it returns must be one (anchor, class) of the interpreter's raw outputs."""
     names = ["background", *runs.read_labels(detection_run)]
-    (report,) = export(detection_run, ExportOptions(("float32",), verify_images=16,
-                                                    task_options={"detection_postprocess": False}),
-                       str(tmp_path / "export"))
+    report = exports("detection", detection_postprocess=False)["float32"]
     got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
     assert not WARNING.search(stderr), stderr
     want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
@@ -134,8 +126,8 @@ def test_raw_detector_in_mediapipe(detection_run, pixels, tmp_path):
     assert total > 0 and matched == total, (matched, total)
 
 
-def test_segmenter_in_mediapipe(segmentation_run, pixels, tmp_path):
-    for report in _exports(segmentation_run, tmp_path):
+def test_segmenter_in_mediapipe(exports, pixels, tmp_path):
+    for report in exports("segmentation").values():
         got, stderr = _mediapipe("segmenter", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)  # SEGMENTER_METADATA is read
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]

@@ -8,9 +8,6 @@ from mnv2_tf.classification.predictor import ClassifyOptions
 from mnv2_tf.detection.predictor import DetectOptions
 from mnv2_tf.errors import ModelFileError
 from mnv2_tf.predict import predict_file
-from mnv2_tf.tflite.export import ExportOptions, export
-
-pytestmark = pytest.mark.slow
 
 
 def _image(tmp_path, seed=0):
@@ -22,13 +19,11 @@ def _image(tmp_path, seed=0):
     return str(path)
 
 
-def _float32(run, tmp_path, **task_options):
-    (report,) = export(run, ExportOptions(("float32",), verify_images=8, task_options=task_options),
-                       str(tmp_path / "export"))
-    return report["file"]
+SLOW = pytest.mark.slow  # each needs a trained run and its export
 
 
-def test_classify_a_tflite_file(smoke_run, tmp_path):
+@SLOW
+def test_classify_a_tflite_file(smoke_run, exports, tmp_path):
     """A run and its .tflite are fed the same whole frame, whatever crop the run evaluates on (the bug:
     the run used its eval crop, the file 0.875): the run here evaluates on a 0.5 central crop."""
     import json
@@ -38,22 +33,23 @@ def test_classify_a_tflite_file(smoke_run, tmp_path):
     config = json.load(open(f"{run}/config.json"))
     config["data"]["eval_crop_fraction"] = 0.5
     json.dump(config, open(f"{run}/config.json", "w"))
-    file = _float32(run, tmp_path)
+    file = exports("classification")["float32"]["file"]  # the same weights as the copied run
     image, six = _image(tmp_path), ClassifyOptions(top_k=6)
     ours = predict_file(run, "classification", image, str(tmp_path / "k.png"), six)
     got = predict_file(file, "classification", image, str(tmp_path / "t.png"), six)
     assert [g["label"] for g in got] == [o["label"] for o in ours]
     np.testing.assert_allclose([g["probability"] for g in got], [o["probability"] for o in ours], atol=2e-4)
     assert Image.open(tmp_path / "t.png").size == Image.open(tmp_path / "k.png").size
-    logits = _float32(run, tmp_path, classifier_output="logits")
+    logits = exports("classification", classifier_output="logits")["float32"]["file"]
     again = predict_file(logits, "classification", image, str(tmp_path / "l.png"), six)
     np.testing.assert_allclose([g["probability"] for g in again], [o["probability"] for o in ours], atol=2e-4)
     with pytest.raises(ModelFileError, match="not a detection model"):
         predict_file(file, "detection", image, str(tmp_path / "x.png"))
 
 
-def test_detect_a_tflite_file(detection_run, tmp_path):
-    file = _float32(detection_run, tmp_path)
+@SLOW
+def test_detect_a_tflite_file(detection_run, exports, tmp_path):
+    file = exports("detection")["float32"]["file"]
     image = _image(tmp_path)
     low = DetectOptions(min_score=0.05)
     ours = predict_file(detection_run, "detection", image, str(tmp_path / "k.png"), low)
@@ -61,13 +57,14 @@ def test_detect_a_tflite_file(detection_run, tmp_path):
     assert len(ours) > 0 and [g["label"] for g in got][:3] == [o["label"] for o in ours][:3]
     np.testing.assert_allclose(got[0]["box"], ours[0]["box"], atol=2e-3)
     assert got[0]["score"] == pytest.approx(ours[0]["score"], abs=1e-3)
-    raw = _float32(detection_run, tmp_path, detection_postprocess=False)
+    raw = exports("detection", detection_postprocess=False)["float32"]["file"]
     with pytest.raises(ModelFileError, match="raw detector"):
         predict_file(raw, "detection", image, str(tmp_path / "x.png"))
 
 
-def test_segment_a_tflite_file_and_the_picture(segmentation_run, tmp_path):
-    file = _float32(segmentation_run, tmp_path)
+@SLOW
+def test_segment_a_tflite_file_and_the_picture(segmentation_run, exports, tmp_path):
+    file = exports("segmentation")["float32"]["file"]
     image = _image(tmp_path)
     ours = predict_file(segmentation_run, "segmentation", image, str(tmp_path / "k.png"))
     got = predict_file(file, "segmentation", image, str(tmp_path / "t.png"))
