@@ -61,7 +61,7 @@ def run_demo(task_name: str, root: str | None = None, verbose: int = 2) -> int:
     """Runs the demo of `task_name` in the workspace `root`; returns the exit code (1: a goal missed)."""
     root = root or workspace.root()
     start = time.perf_counter()
-    task_class, paper, predictor = tasks.task_class(task_name), tasks.paper(task_name), tasks.predictor(task_name)
+    task_class, paper, predictor = tasks.task_class(task_name), tasks.paper(task_name), tasks.predictor_class(task_name)
     print(f"== {task_name} against the paper (mnv2-profile --task={task_name}) ==")
     print(paper.paper_markdown(paper.demo_rows()))
     run_dir = _train(experiments.get(DEMO_EXPERIMENT, task_name), root, verbose)

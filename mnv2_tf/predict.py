@@ -32,7 +32,7 @@ def predict_file(model_path: str, task: str, image_path: str, out_png: str, opti
     """Runs `image_path` through the `task` run directory (or exported .tflite file) at `model_path`,
     draws the result into `out_png`; returns the task's JSON summary. `options`: the task's
     `Predictor.Options` (top_k, min_score, multi_scale; None: its defaults)."""
-    predictor = tasks.predictor(task)
+    predictor = tasks.predictor_class(task)
     options = options if options is not None else predictor.Options()
     pixels = read_image(image_path)
     if model_path.endswith(".tflite"):

@@ -55,10 +55,16 @@ def test_no_task_name_branch_outside_the_task_packages():
 
 
 def test_the_registry_is_the_one_list_of_tasks():
+    from mnv2_tf.tasks.exporter import Exporter
+    from mnv2_tf.tasks.predictor import Predictor
     for name in tasks.names():
         task = tasks.task_class(name)
         assert task.name == name and task.title and tasks.paper(name).DEMO_GOAL[0]
         assert "shapes" in tasks.experiments(name) and "smoke" in tasks.experiments(name)
+        # after the base modules `tasks.exporter` / `tasks.predictor` are imported (a
+        # module attribute must not shadow a registry function)
+        assert issubclass(tasks.exporter_class(name), Exporter)
+        assert issubclass(tasks.predictor_class(name), Predictor)
     with pytest.raises(ValueError, match="unknown task 'pose'"):
         tasks.task_class("pose")
 

@@ -41,12 +41,12 @@ def task_class(task: str):
     return _module(task, "task").TASK
 
 
-def exporter(task: str):
+def exporter_class(task: str):
     """The `Exporter` subclass of `task`."""
     return _module(task, "export").EXPORTER
 
 
-def predictor(task: str):
+def predictor_class(task: str):
     """The `Predictor` subclass of `task`."""
     return _module(task, "predictor").PREDICTOR
 

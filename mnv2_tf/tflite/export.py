@@ -96,7 +96,7 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
         config.data.dataset = options.dataset
     task = tasks.create(config)
     task.check_model(model)
-    exporter_class = tasks.exporter(config.task)
+    exporter_class = tasks.exporter_class(config.task)
     exporter = exporter_class(task, exporter_class.parse_options(config.task, options.task_options))
     run_name = os.path.basename(os.path.normpath(run_dir))
     out_dir = out_dir or workspace.export_dir(config.task, run_name)

@@ -128,7 +128,7 @@ def prediction_main(task: str, task_options):
     from mnv2_tf.predict import predict_file
 
     def main(argv):
-        options = tasks.predictor(task).Options(**task_options())
+        options = tasks.predictor_class(task).Options(**task_options())
         summary = predict_file(FLAGS.model, task, FLAGS.image, FLAGS.out, options)
         print(json.dumps(summary, indent=1))
         wrote(FLAGS.out)
