@@ -135,15 +135,46 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def read_mask(path: str) -> np.ndarray:
-    """Class ids HxW: palette PNG -> palette indices, grayscale -> values (255 = ignore)."""
+    """Class ids HxW: palette PNG -> palette indices, grayscale or R = G = B -> values, RGB in the
+    VOC palette colours -> their indices (255 = ignore)."""
     with _guarded(path), Image.open(path) as mask:
         mask.load()
         if mask.mode in ("P", "L", "I;16", "I;16B", "I;16L", "I", "1"):
             return np.asarray(mask).astype(np.int64)
         if mask.mode == "LA":
             return np.asarray(mask)[..., 0].astype(np.int64)
+        if mask.mode in ("RGB", "RGBA"):
+            return _rgb_mask(np.asarray(mask.convert("RGB")), path)
     raise Unreadable(f"{os.path.basename(path)}: a {mask.mode} mask; save masks as palette (P) or grayscale (L) "
                      "PNGs whose values are class ids")
+
+
+def voc_palette() -> np.ndarray:
+    """The 256 colours of the PASCAL VOC label palette (256x3 uint8): class i's colour spreads i's
+    bits over the high bits of R, G and B; 255 (ignore, the object borders) is (224, 224, 192)."""
+    ids = np.arange(256)
+    colours = np.zeros((256, 3), np.int64)
+    for shift in range(8):
+        for channel in range(3):
+            colours[:, channel] |= ((ids >> (3 * shift + channel)) & 1) << (7 - shift)
+    return colours.astype(np.uint8)
+
+
+def _rgb_mask(rgb: np.ndarray, path: str) -> np.ndarray:
+    """An RGB mask as annotation tools write it: gray (R = G = B = class id) or VOC palette colours."""
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        return rgb[..., 0].astype(np.int64)
+    keys = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    palette = voc_palette().astype(np.int64)
+    lookup = dict(zip(((palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2]).tolist(), range(256)))
+    colours, inverse = np.unique(keys, return_inverse=True)
+    unknown = [c for c in colours.tolist() if c not in lookup]
+    if unknown:
+        shown = ", ".join(str(((c >> 16) & 255, (c >> 8) & 255, c & 255)) for c in unknown[:4])
+        raise Unreadable(f"{os.path.basename(path)}: an RGB mask with {len(unknown)} colour(s) outside the VOC "
+                         f"palette (first: {shown}); save masks as palette (P) or grayscale (L) PNGs whose values "
+                         "are class ids, or RGB in the VOC palette")
+    return np.array([lookup[c] for c in colours.tolist()], np.int64)[inverse].reshape(keys.shape)
 
 
 def stored_size(path: str) -> tuple[int, int] | None:

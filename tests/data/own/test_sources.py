@@ -185,3 +185,29 @@ def test_prepared_copy_serves_after_the_files_are_gone(tmp_path):
     shutil.rmtree(root)
     again = _open(f"image_folder:{root}", tmp_path, validation_fraction=0)
     assert again.data_dir == first.data_dir and again.info.features["label"].names == ["a", "b"]
+
+
+def test_rgb_masks_in_the_voc_palette_or_gray(tmp_path):
+    """RGB masks as annotation tools save them: VOC palette colours (255 = the border colour) or
+    R = G = B = class id, read as the class ids; a colour outside the palette is named."""
+    from PIL import Image
+
+    from mnv2_tf.data.own.images import voc_palette
+    from mnv2_tf.errors import DatasetError
+    ids = np.zeros((16, 24), np.uint8)
+    ids[2:8, 3:9], ids[8:12], ids[12:] = 1, 15, 255  # aeroplane, person, the ignored border
+    root = tmp_path / "rgb"
+    for name, pixels in (("voc", voc_palette()[ids]), ("gray", np.repeat(ids[..., None], 3, axis=-1))):
+        fx.image(f"{root}/images/{name}.jpg")
+        os.makedirs(root / "masks", exist_ok=True)
+        Image.fromarray(pixels, "RGB").save(root / "masks" / f"{name}.png")
+    (root / "labels.txt").write_text("".join(f"c{i}\n" for i in range(16)))
+    got = _examples(_open(f"masks:{root}", tmp_path, validation_fraction=0.0), "train")
+    for name in ("voc", "gray"):
+        np.testing.assert_array_equal(got[f"images/{name}.jpg"]["segmentation_mask"][..., 0], ids)
+    odd = voc_palette()[ids]
+    odd[0, 0] = (1, 2, 3)
+    Image.fromarray(odd, "RGB").save(root / "masks" / "voc.png")
+    with pytest.raises(DatasetError, match=r"voc.png: an RGB mask with 1 colour\(s\) outside the VOC palette "
+                                           r"\(first: \(1, 2, 3\)\)"):
+        _open(f"masks:{root}", tmp_path / "second", validation_fraction=0.0)
