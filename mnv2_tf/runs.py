@@ -15,6 +15,7 @@ import contextlib
 import glob
 import json
 import os
+import sys
 
 from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError, RunBusyError
 
@@ -211,6 +212,19 @@ def check_or_write_data(run_dir: str, identity: dict) -> None:
                 "the data the run started with: restore it, or train into a new --model_dir")
         return
     write_atomic(path, json.dumps(identity, indent=1))
+
+
+def forget_unstarted(run_dir: str, started: bool) -> None:
+    """A run killed before its first checkpoint learned nothing: the recipe and data it wrote at its
+    start do not bind a corrected rerun (they would refuse it), so they are dropped with a note."""
+    if started or is_finished(run_dir):
+        return
+    left = [name for name in (CONFIG, DATA, LABELS) if os.path.exists(os.path.join(run_dir, name))]
+    for name in left:
+        os.remove(os.path.join(run_dir, name))
+    if left:
+        print(f"note: {run_dir} held a run stopped before its first checkpoint ({', '.join(left)}): "
+              "starting afresh", file=sys.stderr, flush=True)
 
 
 def is_finished(run_dir: str) -> bool:

@@ -122,6 +122,7 @@ def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
 
 def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     steps, epochs = task.steps_per_epoch(), config.train.epochs
+    runs.forget_unstarted(work_dir, started=bool(checkpointing.list_checkpoints(ckpt_dir)))
     runs.check_or_write_config(work_dir, config)
     runs.check_or_write_data(work_dir, task.data_identity())
     runs.write_atomic(os.path.join(work_dir, runs.LABELS), "\n".join(task.class_names) + "\n")

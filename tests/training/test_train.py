@@ -107,10 +107,25 @@ def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
     with pytest.raises(DatasetError, match="ILSVRC2012_img_train.tar"):
         attempt("data.dataset=imagenet2012")
     assert not (tmp_path / "a").exists()  # nothing written by a refused run
-    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "b" / "checkpoints" / "ckpt-000000004.weights.h5").write_bytes(b"")  # a started run
     (tmp_path / "b" / "config.json").write_text(json.dumps({"model": {"width_multiplier": 9}, "task": "classification"}))
     with pytest.raises(CheckpointError, match=r"another recipe: model\."):
         attempt(run="b")
+
+
+def test_a_run_killed_before_its_first_checkpoint_does_not_block_a_corrected_rerun(data_dir, tmp_path, capsys):
+    from mnv2_tf import runs
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": {"width_multiplier": 9}, "task": "classification"}))
+    (run / "data.json").write_text("{}")
+    runs.forget_unstarted(str(run), started=False)
+    assert sorted(p.name for p in run.iterdir()) == []
+    assert "stopped before its first checkpoint (config.json, data.json): starting afresh" in capsys.readouterr().err
+    (run / "config.json").write_text("{}")
+    runs.forget_unstarted(str(run), started=True)  # a started run keeps its recipe (checked above)
+    assert (run / "config.json").exists()
 
 
 @pytest.mark.slow
@@ -217,6 +232,8 @@ def test_a_resumed_run_refuses_data_that_changed(data_dir, tmp_path, change, mes
     identity = task.data_identity()
     assert identity["splits"]["train"] == 256 and identity["dataset"] == "mnv2_shapes/64/1.0.0"
     runs.write_atomic(str(run / runs.DATA), json.dumps(change(identity)))
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "ckpt-000000004.weights.h5").write_bytes(b"")  # started: its data binds the resume
     with pytest.raises(CheckpointError, match=message):
         train(_smoke(data_dir), str(run), verbose=0)
     assert (run / "config.json").exists()  # the run is left as it was
