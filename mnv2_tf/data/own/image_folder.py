@@ -10,6 +10,7 @@ a split). Files that are not images by extension are ignored.
 from __future__ import annotations
 
 import os
+import sys
 
 from mnv2_tf.data.own import images
 from mnv2_tf.data.own.manifest import Manifest, Options, Record, assign_splits, split_name, walk_files
@@ -57,4 +58,23 @@ def scan(root: str, options: Options) -> Manifest:
         raise DatasetError(f"image_folder:{root}: the class folders {names[:5]} hold no images "
                            f"({', '.join(images.EXTENSIONS)})")
     assign_splits(records, options)
+    _note_doubtful_classes(root, names, records)
     return Manifest(KIND, names, records)
+
+
+def _note_doubtful_classes(root: str, names: list[str], records: list[Record]) -> None:
+    """Says (on stderr) what a careless copy leaves: folders that differ only in case (`Cat`, `cat`:
+    two classes) and classes the validation split does not hold (their accuracy is never measured)."""
+    lower: dict[str, list[str]] = {}
+    for name in names:
+        lower.setdefault(name.casefold(), []).append(name)
+    same = [" and ".join(group) for group in lower.values() if len(group) > 1]
+    if same:
+        print(f"note: image_folder:{root}: folders that differ only in case are separate classes: "
+              f"{'; '.join(same)}", file=sys.stderr, flush=True)
+    held = {r.label for r in records if r.split == "validation"}
+    missing = [names[i] for i in range(len(names)) if i not in held]
+    if held and missing:
+        print(f"note: image_folder:{root}: {len(missing)} class(es) have no validation image (first: "
+              f"{', '.join(missing[:5])}): their accuracy is not measured; add images or raise "
+              "--validation_fraction", file=sys.stderr, flush=True)

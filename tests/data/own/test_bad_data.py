@@ -165,3 +165,14 @@ def test_a_killed_preparation_leaves_nothing_the_next_one_keeps(tmp_path):
     again = own.open_builder(f"image_folder:{tmp_path}/k", str(tmp_path / "data"), Options(validation_fraction=0))
     assert again.info.splits["train"].num_examples == 2
     assert sorted(os.listdir(folder)) == [".lock", os.path.basename(again.data_dir)]
+
+
+def test_doubtful_class_folders_are_named(tmp_path, capsys):
+    """`Cat` and `cat` are two classes, said so; a class with no validation image is named."""
+    for folder in ("train/Cat", "train/cat", "train/dog", "val/Cat", "val/cat"):
+        fx.image(f"{tmp_path}/f/{folder}/a.jpg")
+    builder = own.open_builder(f"image_folder:{tmp_path}/f", str(tmp_path / "data"), Options())
+    assert builder.info.features["label"].names == ["Cat", "cat", "dog"]
+    err = capsys.readouterr().err
+    assert "folders that differ only in case are separate classes: Cat and cat" in err
+    assert "1 class(es) have no validation image (first: dog)" in err
