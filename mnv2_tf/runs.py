@@ -112,7 +112,9 @@ def load_model(path: str):
         return keras.saving.load_model(path, compile=False)
     except Exception as e:  # any Keras / h5 / zip failure: the file is not ours or is broken
         message = " ".join(str(e).split())
-        raise ModelFileError(f"{path} is not a readable Keras model ({type(e).__name__}: {message[:300]})") from None
+        if len(message) > 600:  # Keras puts the layer config first and the cause last: keep both ends
+            message = f"{message[:200]} ... {message[-400:]}"
+        raise ModelFileError(f"{path} is not a readable Keras model ({type(e).__name__}: {message})") from None
 
 
 def load_run(path: str):

@@ -183,6 +183,21 @@ def test_evaluate_rejects_missing_and_corrupt_models(tmp_path):
         evaluate_path(str(tmp_path / "run"), EvalOptions())
 
 
+def test_a_long_keras_load_error_keeps_its_cause(tmp_path, monkeypatch):
+    import keras
+
+    from mnv2_tf import runs
+    from mnv2_tf.errors import ModelFileError
+
+    def fails(*args, **kwargs):
+        raise TypeError("Could not deserialize class 'Functional' ... " + "config " * 200 + "Exception: THE CAUSE")
+
+    monkeypatch.setattr(keras.saving, "load_model", fails)
+    (tmp_path / "m.keras").write_bytes(b"x")
+    with pytest.raises(ModelFileError, match=r"\(TypeError: Could not deserialize class .* \.\.\. .*THE CAUSE\)"):
+        runs.load_model(str(tmp_path / "m.keras"))
+
+
 def test_a_resumed_partial_epoch_does_not_swap_in_ema_weights():
     from mnv2_tf.compat import ema_not_finalized as _ema_not_finalized
     model = mobilenet_v2(num_classes=3, width_multiplier=0.35, input_shape=(32, 32, 3))
