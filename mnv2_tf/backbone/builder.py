@@ -33,6 +33,10 @@ from mnv2_tf.errors import ConfigError
 
 OUTPUT_STRIDES = (8, 16, 32)
 MIN_INPUT_SIZE = 32
+# Upper bounds that keep a typo from exhausting memory: 4x the paper's widest model (1.4) ends at
+# 5,120 channels; 2,048 pixels is four times DeepLab's 513 crop (the largest input in the paper).
+MAX_WIDTH_MULTIPLIER = 4.0
+MAX_INPUT_SIZE = 2048
 
 
 @dataclasses.dataclass
@@ -94,12 +98,18 @@ class BackboneConfig:
         self.input_shape = tuple(self.input_shape)
         if not isinstance(self.width_multiplier, (int, float)) or self.width_multiplier <= 0:
             raise ConfigError(f"width_multiplier must be > 0, got {self.width_multiplier!r}")
+        if self.width_multiplier > MAX_WIDTH_MULTIPLIER:
+            raise ConfigError(f"width_multiplier must be <= {MAX_WIDTH_MULTIPLIER} (the paper's widest is 1.4; "
+                              f"wider would only exhaust memory), got {self.width_multiplier!r}")
         if len(self.input_shape) != 3 or self.input_shape[2] != 3:
             raise ConfigError(f"input_shape must be (height, width, 3), got {self.input_shape!r}")
         for size in self.input_shape[:2]:
             if size is not None and (not isinstance(size, int) or size < MIN_INPUT_SIZE):
                 raise ConfigError(f"input_shape height and width must be >= {MIN_INPUT_SIZE} "
                                  f"(or None), got {self.input_shape!r}")
+            if isinstance(size, int) and size > MAX_INPUT_SIZE:
+                raise ConfigError(f"input_shape height and width must be <= {MAX_INPUT_SIZE} (four times "
+                                 f"DeepLab's 513 crop; larger inputs exhaust memory), got {self.input_shape!r}")
         if self.output_stride not in OUTPUT_STRIDES:
             raise ConfigError(f"output_stride must be one of {OUTPUT_STRIDES}, got {self.output_stride!r}")
         if self.include_top and not self.include_last_conv:

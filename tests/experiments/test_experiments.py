@@ -56,6 +56,8 @@ def test_override_reaches_every_section_and_nested_fields():
     ("train.epochs", "section.field=value"),
     ("model.width_multiplier=wide", "takes a number"),
     ("model.width_multiplier=0", "width_multiplier must be > 0"),
+    ("model.width_multiplier=40", "width_multiplier must be <= 4.0"),
+    ("model.input_shape=[20000,20000,3]", "height and width must be <= 2048"),
     ("data.download=maybe", "takes true or false"),
     ("head.anchors=3", "is a section"),
     ("head.num_classes=0", "num_classes must be >= 1"),
