@@ -185,6 +185,11 @@ def scan(spec: str, options: Options) -> Manifest:
                 record.labels.append(label_of[a["category_id"]])
                 record.flags.append(bool(a.get("iscrowd", 0)))
             manifest.records.append(record)
+        known = {entry.get("id") for entry in data["images"]}
+        orphans = sum(len(found) for image_id, found in by_image.items() if image_id not in known)
+        if orphans:  # an export cut short, or images removed by hand: counted, never silent
+            manifest.count(f"annotations of images the JSON does not list (left out, {os.path.basename(path)})",
+                           orphans)
     if missing and not options.skip_missing:
         raise DatasetError(f"{len(missing)} image(s) named in the annotations were not found (first: {missing[0]!r}; "
                            f"looked beside the JSON, in images/ and in --images_dir). Point --images_dir at them, "

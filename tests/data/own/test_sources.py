@@ -83,7 +83,9 @@ def test_coco_ids_crowd_clipping_and_exact_boxes(tmp_path):
     anns = [{"id": 1, "image_id": 10, "category_id": 7, "bbox": [10, 5, 20, 10], "iscrowd": 0},
             {"id": 2, "image_id": 10, "category_id": 3, "bbox": [90, 40, 30, 20], "iscrowd": 0},  # past the edge
             {"id": 3, "image_id": 10, "category_id": 1, "bbox": [0, 0, 100, 50], "iscrowd": 1},
-            {"id": 4, "image_id": 11, "category_id": 1, "bbox": [5, 5, 0, 10], "iscrowd": 0}]  # zero width
+            {"id": 4, "image_id": 11, "category_id": 1, "bbox": [5, 5, 0, 10], "iscrowd": 0},  # zero width
+            {"id": 5, "image_id": 99, "category_id": 7, "bbox": [1, 1, 5, 5], "iscrowd": 0},  # no such image
+            {"id": 6, "image_id": 99, "category_id": 3, "bbox": [1, 1, 5, 5], "iscrowd": 0}]
     fx.coco_json(f"{root}/annotations/instances_train.json",
                  [{"id": 10, "file_name": "a.jpg", "width": 100, "height": 50},
                   {"id": 11, "file_name": "b.jpg", "width": 40, "height": 40}], anns, cats)
@@ -97,6 +99,7 @@ def test_coco_ids_crowd_clipping_and_exact_boxes(tmp_path):
     report = builder.info.metadata["report"]
     assert report["boxes clipped to the image"] == 1
     assert report["boxes with zero or negative size (dropped)"] == 1
+    assert report["annotations of images the JSON does not list (left out, instances_train.json)"] == 2
 
 
 def test_coco_split_per_file_and_images_dir(tmp_path):
