@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import tensorflow as tf
@@ -68,7 +70,8 @@ def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None =
     if base in GENERATED:
         print(f"Generating {name} into {data_dir} (no network needed)...", flush=True)
         try:
-            builder.download_and_prepare()
+            with contextlib.redirect_stdout(io.StringIO()):  # TFDS's "Downloading ... Unknown size" banner
+                builder.download_and_prepare()
         except (OSError, tf.errors.PermissionDeniedError, tf.errors.FailedPreconditionError) as e:
             raise DatasetError(_unwritable(name, data_dir, e)) from None
         return builder

@@ -27,6 +27,9 @@ def run_tool(define_flags, main) -> None:
 
     def wrapped(argv):
         logging.set_verbosity(logging.INFO if FLAGS.verbose else logging.ERROR)  # TFDS logs each dataset it opens
+        if not sys.stderr.isatty():  # a log file: TFDS's progress bars would be raw \r and cursor escapes
+            import tensorflow_datasets as tfds
+            tfds.disable_progress_bar()
         if len(argv) > 1:
             print(f"error: unexpected arguments {argv[1:]}; flags are --name=value", file=sys.stderr)
             return 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import json
 import os
 import re
@@ -124,7 +125,7 @@ def _prepare(kind, path, options, module, name, roots, data_dir) -> None:
           f"{len(manifest.class_names)} classes) into {prepared}", file=sys.stderr, flush=True)
     fresh = cls(config=builder.OwnConfig(name=name, manifest=manifest, source=f"{kind}:{path}",
                                          max_side=options.max_side), data_dir=data_dir)
-    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its banner on stdout: ours is for results
+    with contextlib.redirect_stdout(io.StringIO()):  # TFDS's "Downloading ... Unknown size" banner: ours said it
         fresh.download_and_prepare()
     print(report_text(fresh.info.metadata["report"]), file=sys.stderr, flush=True)
 
