@@ -8,6 +8,7 @@ each still exists in the installed versions.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 
 def _litert_interpreter():
@@ -81,6 +82,16 @@ def build_before_fit(model, batch) -> None:
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+@contextlib.contextmanager
+def quiet_keras_data_warnings():
+    """Evaluation datasets are finite with an unknown length (corrupt images may be dropped), and
+    Keras warns each time one ends; the training stream never ends. Scoped to a run or an evaluation."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+        yield
 
 
 @contextlib.contextmanager

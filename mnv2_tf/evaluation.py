@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mnv2_tf import runs, tasks
+from mnv2_tf import compat, runs, tasks
 from mnv2_tf.errors import ModelFileError
 from mnv2_tf.tasks.base import EvalOptions
 
@@ -16,7 +16,8 @@ def evaluate(model, config, options: EvalOptions) -> dict:
     model.compile(loss=task.loss(), metrics=task.metrics())
     if options.split is None:
         options = dataclasses.replace(options, split=task.held_out_split())
-    out = task.evaluate(model, options)
+    with compat.quiet_keras_data_warnings():
+        out = task.evaluate(model, options)
     out.update(task=config.task, dataset=config.data.dataset, split=options.split,
                corrupt_images_skipped=task.decode_stats.skipped)
     return out

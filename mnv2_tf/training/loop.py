@@ -9,13 +9,11 @@ addressable), and refuses a config with another task, model or head.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import sys
 import time
-import warnings
 
 import keras
 import tensorflow as tf
@@ -25,16 +23,6 @@ from mnv2_tf.data.stream import DecodeStats
 from mnv2_tf.errors import InputFileError
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.training import checkpointing, distribute, optim
-
-
-@contextlib.contextmanager
-def _quiet_keras_data_warnings():
-    """Evaluation datasets are finite with an unknown length (corrupt images may be dropped);
-    Keras warns when one ends. The training stream never ends. Scoped to a training run."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-        yield
 
 
 class Throughput(keras.callbacks.Callback):
@@ -105,7 +93,7 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
     with runs.locked(work_dir):  # a second trainer on this directory stops here and removes nothing
         runs.remove_temporaries(work_dir)  # a write a kill interrupted
         try:
-            with _quiet_keras_data_warnings():
+            with compat.quiet_keras_data_warnings():
                 return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
         except BaseException:
             if created and not checkpointing.list_checkpoints(ckpt_dir):
