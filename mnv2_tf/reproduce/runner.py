@@ -200,14 +200,21 @@ def reproduce(options: Options) -> list[dict]:
         results[key]["madds"] = madds(config)
     context = {"cpu": _cpu(), "seeds": options.seeds, "experiment": options.experiment,
                "overrides": list(options.overrides), "date": time.strftime("%Y-%m-%d")}
+    return write_outputs(options.out_dir, chosen, base, results, context)
+
+
+def write_outputs(out_dir: str, chosen, base, results: dict, context: dict) -> list[dict]:
+    """results.json (merged with figures an earlier call wrote), summary.md and one PNG per study, from
+    `results` (run key -> runs, top1_mean, top1_std, madds); returns the summary rows."""
+    os.makedirs(out_dir, exist_ok=True)
     entries = {s.key: _entry(s, base, results, context) for s in chosen}
-    path = os.path.join(options.out_dir, "results.json")
+    path = os.path.join(out_dir, "results.json")
     kept = [e for e in _previous(path) if e["key"] not in entries]  # figures run before, by another call
     merged = sorted(kept + list(entries.values()), key=lambda e: studies.NAMES.index(e["key"]))
     runs.write_atomic(path, json.dumps({"studies": merged}, indent=1))
-    runs.write_atomic(os.path.join(options.out_dir, "summary.md"), markdown(merged))
+    runs.write_atomic(os.path.join(out_dir, "summary.md"), markdown(merged))
     for study in chosen:
-        out = plots.draw(study, entries[study.key], os.path.join(options.out_dir, f"figure_{study.key}.png"))
+        out = plots.draw(study, entries[study.key], os.path.join(out_dir, f"figure_{study.key}.png"))
         print(f"wrote {out}", file=sys.stderr)
     return [row for e in entries.values() for row in e["summary"]]
 
