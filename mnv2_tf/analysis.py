@@ -4,7 +4,7 @@ Counts come from the built graph, not from the table: every conv, depthwise and
 dense layer (nested ones included) contributes from its recorded build shape.
 
 - MAdds: conv = Ho*Wo*k*k*Cin*Cout/groups, depthwise = Ho*Wo*k*k*C*multiplier,
-  dense = in*out (per position). BN, biases, activations, adds, pooling and
+  separable (NASNet's) = its depthwise + Ho*Wo*C*multiplier*Cout, dense = in*out (per position). BN, biases, activations, adds, pooling and
   resizes are free (the paper's and the reference code's convention).
   `atrous="tf1"` counts a dilated conv on the grid TF1's space-to-batch
   execution computed: ceil(H/r)*r by ceil(W/r)*r output positions.
@@ -52,9 +52,12 @@ class Profile:
         return {**dataclasses.asdict(self), "materialized_max_bytes": self.materialized_max_bytes}
 
 
+WEIGHTED = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D, keras.layers.Dense)
+
+
 def _weighted_layers(model):
     for layer in compat.flatten_layers(model):
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
+        if isinstance(layer, WEIGHTED):
             yield layer
 
 
@@ -78,6 +81,9 @@ def layer_madds(layer, atrous: str = "plain") -> int:
     positions = _output_positions(layer, out_shape, atrous)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return positions * kh * kw * in_shape[-1] * layer.depth_multiplier
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        inner = in_shape[-1] * layer.depth_multiplier
+        return positions * (kh * kw * inner + inner * layer.filters)
     return positions * kh * kw * in_shape[-1] * layer.filters // layer.groups
 
 

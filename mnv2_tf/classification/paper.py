@@ -1,4 +1,5 @@
-"""Classifier rows against the paper: Table 4 (params, MAdds), Table 3 (memory), the Figure 5 grid.
+"""Classifier rows against the paper: Table 4 (params, MAdds; with the baselines of `baselines`), Table 3
+(memory, every column), the Figure 5 grid.
 
 Numbers are counted from the built Keras graph (`analysis`) and printed next
 to the paper's where the paper gives one, with a note where the paper's figure
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from mnv2_tf import analysis
 from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
+from mnv2_tf.classification import baselines
 
 FIG5_WIDTHS = (0.35, 0.5, 0.75, 1.0)
 FIG5_RESOLUTIONS = (96, 128, 160, 192, 224)
@@ -51,7 +53,13 @@ def markdown(rows: list[dict]) -> str:
                      f"{r['materialized_max_bytes'] / 1e3:.0f}K | {pp} | {pm} | {r.get('note', '')} |")
     lines.append(f"\nTable 3 (16-bit, bottleneck = one op, stem fused): paper max {TABLE3_MAX_BYTES / 1e3:.0f}K; "
                  "the paper's 56x56/28x28/14x14 rows list the next row's width (32/64/160) where "
-                 "the graph materialises 24/32/96 channels.")
+                 "the graph materialises 24/32/96 channels; its 7x7 row lists 320 channels (32K) where the "
+                 "graph materialises the last 1x1 conv's 1280 (125K): the paper leaves that tensor out, as "
+                 "if the average pool consumed it as it is produced (the way the stem is fused).")
+    v2 = next((r for r in rows if r.get("width_multiplier") == 1.0 and r.get("input_size") == [224, 224]), None)
+    if v2 and any(r["model"] in baselines.TABLE3 for r in rows):
+        lines.append("\nTable 3, every column (channels / 16-bit KB at each resolution):\n\n"
+                     + baselines.table3_markdown(rows, v2))
     return "\n".join(lines)
 
 
@@ -70,7 +78,7 @@ def paper_rows(options) -> list[dict]:
     """Our counts beside the paper's (`tasks.base.ProfileOptions`): the Figure 5 grid or one model."""
     common = dict(activation_bytes=options.activation_bytes, atrous=options.atrous or "plain")
     if options.grid:
-        return grid_rows(**common)
+        return grid_rows(**common) + baselines.rows(options.activation_bytes)
     h, w = options.resolution or (224, 224)
     return [profile_classifier(options.width_multiplier, h, w, num_classes=options.num_classes or 1000,
                                output_stride=options.output_stride, expansion_splits=options.expansion_splits,
