@@ -40,12 +40,18 @@ demo: install
 
 # Everything (budget: 15 min on 2 quiet cores), the slowest 15 tests listed and the total; test-fast
 # skips the `slow` marker (budget: 3 min; no training, conversion or subprocess: tests/conftest.py).
-# Measured times: docs/testing.md.
+# Two pytest-xdist workers: much of a test is single-threaded (tracing, conversion, a tool's start),
+# so two at a time fill both cores; a module stays on one worker (its fixtures are built once) and the
+# session's trained runs and exports are built once for both (tests/conftest.py `shared`).
+# PYTEST_WORKERS=0 runs in one process. Measured times: docs/testing.md.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
+
 test: install mediapipe-venv
-	$(PY) -m pytest -q tests --durations=15
+	$(PY) -m pytest -q tests $(XDIST) --durations=15
 
 test-fast: install
-	$(PY) -m pytest -q tests -m "not slow" --durations=15
+	$(PY) -m pytest -q tests -m "not slow" $(XDIST) --durations=15
 
 bench: install
 	$(PY) benchmarks/keras_forward.py

@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 import colorsys
+import functools
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+FONT_SIZE = 11
+
+
+@functools.lru_cache(maxsize=1)
+def _font_and_glyphs():
+    """DejaVu Sans (shipped with matplotlib: Latin, Greek, Cyrillic and more) and the code points it
+    draws; PIL's built-in font where matplotlib's is missing."""
+    try:
+        from fontTools.ttLib import TTFont
+        from matplotlib import font_manager
+        path = font_manager.findfont("DejaVu Sans", fallback_to_default=False)
+        return ImageFont.truetype(path, FONT_SIZE), frozenset(TTFont(path, lazy=True).getBestCmap())
+    except Exception:  # no matplotlib / fontTools / font file: ASCII is what the built-in font is sure of
+        return ImageFont.load_default(), frozenset(range(32, 127))
+
+
+def font():
+    return _font_and_glyphs()[0]
+
+
+def drawable(text: str) -> str:
+    """`text` with every character the caption font has no glyph for written as its \\uXXXX escape
+    (a class name in Chinese is then legible as code points instead of a row of identical boxes)."""
+    glyphs = _font_and_glyphs()[1]
+    return "".join(c if ord(c) in glyphs else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+                   for c in text)
 
 
 def palette(n: int) -> np.ndarray:
@@ -19,7 +47,7 @@ def draw_detections(image: np.ndarray, boxes, classes, scores, names, min_score=
     out = Image.fromarray(image).convert("RGB")
     scale = max(1, 512 // max(out.size))
     out = out.resize((out.width * scale, out.height * scale), Image.NEAREST)
-    draw, font = ImageDraw.Draw(out), ImageFont.load_default()
+    draw, face = ImageDraw.Draw(out), font()
     colours = palette(len(names))
     h, w = out.height, out.width
     for box, cls, score in zip(boxes, classes, scores):
@@ -28,10 +56,10 @@ def draw_detections(image: np.ndarray, boxes, classes, scores, names, min_score=
         colour = tuple(int(c) for c in colours[int(cls)])
         y0, x0, y1, x1 = box[0] * h, box[1] * w, box[2] * h, box[3] * w
         draw.rectangle([x0, y0, x1, y1], outline=colour, width=2)
-        text = f"{names[int(cls)]} {score:.2f}"
-        tw, th = draw.textbbox((0, 0), text, font=font)[2:]
+        text = drawable(f"{names[int(cls)]} {score:.2f}")
+        tw, th = draw.textbbox((0, 0), text, font=face)[2:]
         draw.rectangle([x0, max(0, y0 - th - 2), x0 + tw + 4, max(th + 2, y0)], fill=colour)
-        draw.text((x0 + 2, max(0, y0 - th - 2)), text, fill=(0, 0, 0), font=font)
+        draw.text((x0 + 2, max(0, y0 - th - 2)), text, fill=(0, 0, 0), font=face)
     return out
 
 
@@ -51,7 +79,7 @@ def overlay_mask(image: np.ndarray, labels: np.ndarray, names, alpha=0.55) -> Im
     left = _enlarged(Image.fromarray(image).convert("RGB"), 256)
     right = _enlarged(Image.fromarray(blend.astype(np.uint8)), 256)
     present = [int(c) for c in np.unique(labels) if 0 < c < len(names)]
-    font, row, gap = ImageFont.load_default(), 14, 8
+    face, row, gap = font(), 14, 8
     legend = [(names[c], tuple(int(v) for v in colours[c])) for c in present] or \
         [(f"only {names[0]} found", None)]
     width = left.width + gap + right.width
@@ -63,7 +91,7 @@ def overlay_mask(image: np.ndarray, labels: np.ndarray, names, alpha=0.55) -> Im
         y = left.height + 4 + i * row
         if colour is not None:
             draw.rectangle([4, y, 14, y + 10], fill=colour)
-        draw.text((18 if colour else 4, y - 1), text, fill=(0, 0, 0), font=font)
+        draw.text((18 if colour else 4, y - 1), drawable(text), fill=(0, 0, 0), font=face)
     return canvas
 
 
@@ -72,10 +100,10 @@ def caption(image: np.ndarray, lines: list[str]) -> Image.Image:
     base = Image.fromarray(image).convert("RGB")
     scale = max(1, 256 // max(base.size))
     base = base.resize((base.width * scale, base.height * scale), Image.NEAREST)
-    font, row = ImageFont.load_default(), 14
+    face, row = font(), 14
     canvas = Image.new("RGB", (max(base.width, 200), base.height + row * len(lines) + 6), (255, 255, 255))
     canvas.paste(base, (0, 0))
     draw = ImageDraw.Draw(canvas)
     for i, text in enumerate(lines):
-        draw.text((4, base.height + 3 + i * row), text, fill=(0, 0, 0), font=font)
+        draw.text((4, base.height + 3 + i * row), drawable(text), fill=(0, 0, 0), font=face)
     return canvas

@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import sys
+import time
 
 from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError, RunBusyError
 
@@ -192,10 +193,20 @@ def locked(run_dir: str):
         handle.close()
 
 
-def check_or_write_data(run_dir: str, identity: dict) -> None:
+DATA_CHANGES = "data_changes.log"
+
+
+def _class_change(old: list, new: list) -> str:
+    added, removed = [c for c in new if c not in old], [c for c in old if c not in new]
+    parts = [f"added {added}" if added else "", f"removed {removed}" if removed else ""]
+    return ", ".join(p for p in parts if p) or f"reordered ({old} -> {new})"
+
+
+def check_or_write_data(run_dir: str, identity: dict, accept_changed: bool = False) -> None:
     """Writes data.json (`Task.data_identity`); on resume, refuses data that changed since the run
-    started: renamed classes would give every learned class index another meaning, and added or
-    removed files would break the exact resume."""
+    started: renamed classes would give every learned class index another meaning (always refused),
+    and added or removed files would break the exact resume (refused unless `accept_changed`, which
+    logs the change in the run's data_changes.log and goes on with the new data)."""
     path = os.path.join(run_dir, DATA)
     if os.path.exists(path):
         try:
@@ -204,15 +215,22 @@ def check_or_write_data(run_dir: str, identity: dict) -> None:
             old = None
         if isinstance(old, dict) and old.get("class_names") != identity["class_names"]:
             raise CheckpointError(
-                f"the classes of the data changed since {run_dir} started ({old.get('class_names')} -> "
-                f"{identity['class_names']}): every class index the model learned would mean another class. "
-                "Restore the data, or train into a new --model_dir")
+                f"the classes of the data changed since {run_dir} started: "
+                f"{_class_change(list(old.get('class_names') or []), identity['class_names'])}. Every class "
+                "index the model learned would mean another class: restore the data, or train into a new "
+                "--model_dir")
         changed = first_difference(old, identity) if isinstance(old, dict) else "data.json (unreadable)"
-        if changed:
+        if changed and not accept_changed:
             raise CheckpointError(
                 f"the data changed since {run_dir} started: {changed}. An exact resume (or re-evaluation) needs "
-                "the data the run started with: restore it, or train into a new --model_dir")
-        return
+                "the data the run started with: restore it, train into a new --model_dir, or pass "
+                "--accept_changed_data to go on with the new data (logged in the run)")
+        if not changed:
+            return
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} resumed on changed data (--accept_changed_data): {changed}"
+        with open(os.path.join(run_dir, DATA_CHANGES), "a") as log:
+            log.write(line + "\n")
+        print(f"note: {line}; logged in {os.path.join(run_dir, DATA_CHANGES)}", file=sys.stderr, flush=True)
     write_atomic(path, json.dumps(identity, indent=1))
 
 

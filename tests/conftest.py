@@ -1,3 +1,5 @@
+import fcntl
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,35 +10,51 @@ os.environ.pop("MNV2_DATA_DIR", None)
 import pytest  # noqa: E402
 
 
+def shared(tmp_path_factory, name: str, make):
+    """`make(folder)` once per `make test`, also across pytest-xdist workers (`-n 2`): the first worker to
+    ask builds it in a folder all workers see, under a lock; the others wait and read its JSON result."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # <run>/popen-gwN -> <run>, the same for every worker of this run
+    folder = root / f"shared_{name}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "result.json"
+        if done.exists():
+            return json.loads(done.read_text())
+        value = make(str(folder))
+        done.write_text(json.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
     """A TFDS data_dir with mnv2_shapes/64 prepared once per test session."""
-    from mnv2_tf.data import tfds_io
-    path = str(tmp_path_factory.mktemp("tfds"))
-    tfds_io.get_builder("mnv2_shapes/64", data_dir=path)
-    return path
+    def make(folder):
+        from mnv2_tf.data import tfds_io
+        data = os.path.join(folder, "data")
+        tfds_io.get_builder("mnv2_shapes/64", data_dir=data)
+        return data
+    return shared(tmp_path_factory, "tfds", make)
+
+
+def _trained(task, data_dir, tmp_path_factory):
+    def make(folder):
+        from mnv2_tf import experiments
+        from mnv2_tf.training.loop import train
+        config = experiments.get("smoke", task)
+        config.data.data_dir = data_dir
+        run_dir = os.path.join(folder, task, "smoke")
+        train(config, run_dir, verbose=0)
+        return run_dir
+    return shared(tmp_path_factory, f"run_{task}", make)
 
 
 @pytest.fixture(scope="session")
 def smoke_run(data_dir, tmp_path_factory):
-    """A run directory of the `smoke` experiment, trained once per test session."""
-    from mnv2_tf import experiments
-    from mnv2_tf.training.loop import train
-    config = experiments.get("smoke", "classification")
-    config.data.data_dir = data_dir
-    run_dir = str(tmp_path_factory.mktemp("runs") / "classification" / "smoke")
-    train(config, run_dir, verbose=0)
-    return run_dir
-
-
-def _trained(task, data_dir, tmp_path_factory):
-    from mnv2_tf import experiments
-    from mnv2_tf.training.loop import train
-    config = experiments.get("smoke", task)
-    config.data.data_dir = data_dir
-    run_dir = str(tmp_path_factory.mktemp("runs") / task / "smoke")
-    train(config, run_dir, verbose=0)
-    return run_dir
+    """A run directory of the classification `smoke` experiment, trained once per test session."""
+    return _trained("classification", data_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -57,19 +75,19 @@ RUN_FIXTURES = {"classification": "smoke_run", "detection": "detection_run", "se
 @pytest.fixture(scope="session")
 def exports(request, tmp_path_factory):
     """`exports(task, **task_options)` -> {quantization: export report}: each smoke run exported once per
-    output form in float32, float16 and int8 (calibrated and verified on 32 held-out images), shared by
-    every test that needs a .tflite file, each form in a folder of its own."""
-    from mnv2_tf.tflite.export import ExportOptions, export
-    done = {}
-
+    output form, shared by every test that needs a .tflite file, each form in a folder of its own: the
+    default form in float32, float16 and int8 (calibrated and verified on 32 held-out images), the other
+    forms (raw detection outputs, logits) in float32, the one type their tests read."""
     def get(task: str, **task_options) -> dict:
-        key = (task, tuple(sorted(task_options.items())))
-        if key not in done:
+        def make(folder):
+            from mnv2_tf.tflite.export import ExportOptions, export
             run = request.getfixturevalue(RUN_FIXTURES[task])
-            out = str(tmp_path_factory.mktemp(f"export_{task}"))
-            reports = export(run, ExportOptions(calibration_steps=16, verify_images=32, task_options=task_options), out)
-            done[key] = {r["quantization"]: r for r in reports}
-        return done[key]
+            types = {"quantizations": ("float32",)} if task_options else {}
+            reports = export(run, ExportOptions(calibration_steps=16, verify_images=32, task_options=task_options,
+                                                **types), os.path.join(folder, "out"))
+            return {r["quantization"]: r for r in reports}
+        options = "".join(f"_{k}={v}" for k, v in sorted(task_options.items()))
+        return shared(tmp_path_factory, f"export_{task}{options}", make)
     return get
 
 

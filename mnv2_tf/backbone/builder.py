@@ -338,7 +338,7 @@ def mobilenet_v2(config: BackboneConfig | None = None, **overrides) -> keras.Mod
             x = keras.layers.Dropout(config.dropout, name="dropout")(x)
         x = keras.layers.Dense(require_num_classes(config.num_classes), kernel_initializer=defaults.kernel_initializer(),
                                kernel_regularizer=defaults.kernel_regularizer(config.weight_decay),
-                               name="logits")(x)
+                               dtype="float32", name="logits")(x)  # float32 logits under mixed precision
     return keras.Model(inputs, x, name=_model_name(config))
 
 

@@ -20,9 +20,9 @@ STAGE_CHANNELS = (240, 480, 960)  # g = 3 at 1x (ShuffleNet's Table 1)
 STAGE_UNITS = (4, 8, 4)
 
 
-@keras.saving.register_keras_serializable(package="mnv2_tf")
 class ChannelShuffle(layers.Layer):
-    """ShuffleNet's channel shuffle: (.., g * n) -> reshape (g, n) -> transpose -> flatten."""
+    """ShuffleNet's channel shuffle: (.., g * n) -> reshape (g, n) -> transpose -> flatten. Not registered
+    for saving: the baselines are built to be counted and timed, never saved."""
 
     def __init__(self, groups: int, **kwargs):
         super().__init__(**kwargs)

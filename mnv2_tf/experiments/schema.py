@@ -72,6 +72,9 @@ class DataConfig:
             (isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")])
 
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """The optimisation recipe.
@@ -81,6 +84,9 @@ class TrainConfig:
     The exponential schedule multiplies by `lr_decay_rate` every
     `lr_decay_epochs` (staircase). RMSProp follows TF1 (decay `rmsprop_rho`,
     momentum, epsilon 1.0 as slim's train_image_classifier).
+    `precision`: mixed policies compute in bfloat16 / float16 with float32 weights (float16 with loss
+    scaling); losses, BN statistics and the saved model.keras stay float32, so evaluation and export
+    read a float32 model.
     """
 
     epochs: int = 10
@@ -107,6 +113,7 @@ class TrainConfig:
     init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its backbone is copied
     steps_per_execution: int = 1
     jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
+    precision: str = "float32"  # Keras dtype policy of training: float32, mixed_bfloat16, mixed_float16
 
     def __post_init__(self):
         _require([
@@ -114,6 +121,7 @@ class TrainConfig:
             (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}"),
             (self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {self.strategy!r}"),
             (self.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {self.jit_compile!r}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (0 < self.learning_rate < math.inf, f"learning_rate must be > 0 and finite, got {self.learning_rate}"),

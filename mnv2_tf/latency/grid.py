@@ -63,7 +63,10 @@ def _convert(model, quantization, path) -> None:
     runs.write_atomic(path, convert.convert(model, quantization, data if quantization == "int8" else None))
 
 
-def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
+PAPER_PIXEL1_MS = {"MobileNetV1": 113.0, "MobileNetV2": 75.0}  # Table 4, one large core of a Pixel 1 (TF-Lite)
+
+
+def _grid_specs(points, types, heads, splits, folder, mobilenet_v1: bool = False) -> list[dict]:
     import keras
 
     from mnv2_tf.backbone import BackboneConfig, mobilenet_v2
@@ -90,6 +93,11 @@ def _grid_specs(points, types, heads, splits, folder) -> list[dict]:
         for name in tasks.names():
             for network, model in tasks.paper(name).benchmark_models():
                 add(model, network)
+    if mobilenet_v1:  # Table 4's baseline beside the paper's 1.0/224
+        if "1/224" not in [p.replace("1.0/", "1/") for p in points]:
+            add(mobilenet_v2(BackboneConfig(input_shape=(224, 224, 3))), "MobileNetV2 1/224",
+                dict(width_multiplier=1.0, input_size=224))
+        add(keras.applications.MobileNet(weights=None, input_shape=(224, 224, 3)), "MobileNetV1 1/224")
     if splits:
         for g, label in ((1, "1"), (split, splits)):
             add(mobilenet_v2(split_config, expansion_splits=g), f"MobileNetV2 1/224 splits={label}")
@@ -193,6 +201,19 @@ def split_summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def baseline_summary(rows: list[dict]) -> list[str]:
+    """One line per type: MobileNetV2 1.0/224 over MobileNetV1 here, beside the paper's Pixel 1 ratio."""
+    lines, paper = [], PAPER_PIXEL1_MS["MobileNetV2"] / PAPER_PIXEL1_MS["MobileNetV1"]
+    for q in sorted({r["quantization"] for r in rows}):
+        by = {r["network"]: r for r in rows if r["quantization"] == q}
+        v1, v2 = by.get("MobileNetV1 1/224"), by.get("MobileNetV2 1/224")
+        if v1 and v2:
+            lines.append(f"Table 4 ({q}): MobileNetV2 / MobileNetV1 = {v2['median_ms']:.1f} / {v1['median_ms']:.1f} ms "
+                         f"= {v2['median_ms'] / v1['median_ms']:.2f} here; paper (Pixel 1, one large core): "
+                         f"75 / 113 ms = {paper:.2f}")
+    return lines
+
+
 @dataclasses.dataclass
 class LatencyOptions:
     """What `mnv2-latency` times (see its flags)."""
@@ -224,9 +245,10 @@ def run(options: LatencyOptions, progress=None) -> tuple[list[dict], list[str], 
     runs.writable_dir(options.out_dir, "--out_dir")
     folder = os.path.join(options.out_dir, "models")
     os.makedirs(folder, exist_ok=True)
-    if options.grid or options.heads or options.splits:
+    v1 = options.reference == "mobilenet_v1"
+    if options.grid or options.heads or options.splits or v1:
         print("building and converting the grid models...", file=sys.stderr, flush=True)
-        specs += _grid_specs(options.grid, options.grid_types, options.heads, options.splits, folder)
+        specs += _grid_specs(options.grid, options.grid_types, options.heads, options.splits, folder, v1)
     if not specs:
         raise ConfigError("nothing to time: pass --models and/or --grid")
     target = None

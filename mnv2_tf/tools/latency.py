@@ -32,7 +32,10 @@ def define_flags():
     flags.DEFINE_integer("num_runs", 50, "Timed runs per model.")
     flags.DEFINE_integer("warmup_runs", 5, "Warm-up runs per model.")
     flags.DEFINE_integer("rounds", 10, "Host: interleaved rounds (num_runs is split over them).")
-    flags.DEFINE_enum("reference", "none", ["none", "keras_applications"], "Time the reference beside ours.")
+    flags.DEFINE_enum("reference", "none", ["none", "keras_applications", "mobilenet_v1"],
+                      "Time a reference beside ours: keras.applications.MobileNetV2 at each classifier's "
+                      "configuration, or Table 4's MobileNetV1 1.0/224 beside our 1.0/224 (the ratio beside the "
+                      "paper's Pixel 1 75 / 113 ms).")
     flags.DEFINE_string("out_dir", None, "Where results go (default <workspace>/results/latency).")
     flags.DEFINE_string("benchmark_binary", None, "adb: path of the TFLite benchmark_model for the device.")
     flags.DEFINE_string("cpu_mask", "f0", "adb: taskset mask of the big cores ('' for none).")
@@ -51,7 +54,7 @@ def options_from_flags() -> grid.LatencyOptions:
 def main(argv):
     rows, written, context = grid.run(options_from_flags(), common.progress_printer("timing rounds"))
     print(f"TFLite latency, target {FLAGS.target}, {FLAGS.num_threads} thread(s):\n" + report.markdown(rows, context))
-    for line in grid.split_summary(rows):
+    for line in grid.split_summary(rows) + grid.baseline_summary(rows):
         print(line)
     common.wrote(*written)
 

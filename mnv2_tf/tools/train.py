@@ -36,6 +36,7 @@ FIELDS = {
     "epochs": "train.epochs", "learning_rate": "train.learning_rate", "optimizer": "train.optimizer",
     "strategy": "train.strategy", "checkpoint_steps": "train.checkpoint_steps",
     "label_smoothing": "train.label_smoothing", "ema_decay": "train.ema_decay",
+    "mixed_precision": "train.precision",
     "init_imagenet": "train.init_imagenet", "warmup_epochs": "train.warmup_epochs",
     "init_checkpoint": "train.init_checkpoint", "validation_fraction": "data.validation_fraction",
     "test_fraction": "data.test_fraction", "skip_missing": "data.skip_missing", "images_dir": "data.images_dir",
@@ -79,11 +80,17 @@ def define_flags():
     flags.DEFINE_integer("checkpoint_steps", None, "Checkpoint every N steps (and each epoch end).")
     flags.DEFINE_float("label_smoothing", None, "Label smoothing.")
     flags.DEFINE_float("ema_decay", None, "EMA of weights (e.g. 0.9999); 0 turns it off.")
+    flags.DEFINE_enum("mixed_precision", None, ["float32", "mixed_bfloat16", "mixed_float16"],
+                      "Training precision (train.precision): mixed bfloat16 roughly doubles GPU training speed; "
+                      "weights, losses and the saved model stay float32.")
     flags.DEFINE_bool("init_imagenet", None, "Start from cached keras.applications ImageNet weights.")
     flags.DEFINE_float("warmup_epochs", None, "Linear warm-up epochs.")
     flags.DEFINE_multi_string("override", [], "section.field=value for any config field, e.g. "
                               "train.lr_schedule=cosine, data.crop_area=0.5,1.0, head.score_threshold=0.3.")
     flags.DEFINE_bool("print_config", False, "Print the resolved config as JSON and stop.")
+    flags.DEFINE_bool("accept_changed_data", False, "Resume although the data's files changed since the run "
+                      "started (no longer an exact resume; logged in <model_dir>/data_changes.log). Changed "
+                      "classes are refused regardless.")
 
 
 def assignments_from_flags(config, file_data: dict | None = None) -> list[str]:
@@ -128,7 +135,8 @@ def main(argv):
     model_dir = FLAGS.model_dir or workspace.run_dir(config.task, config.name)
     start = time.perf_counter()
     with common.progress_to_stderr():
-        metrics = train(config, model_dir, verbose=common.epoch_verbosity())
+        metrics = train(config, model_dir, verbose=common.epoch_verbosity(),
+                        accept_changed_data=FLAGS.accept_changed_data)
     print(json.dumps(metrics))
     print(f"Trained in {time.perf_counter() - start:.0f} s.", file=sys.stderr)
     common.wrote(f"{model_dir}/{runs.MODEL}", f"{model_dir}/{runs.METRICS}", f"{model_dir}/logs (TensorBoard)")

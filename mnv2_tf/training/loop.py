@@ -9,6 +9,7 @@ addressable), and refuses a config with another task, model or head.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -68,8 +69,10 @@ def _make_run_dir(work_dir: str) -> bool:
     return created
 
 
-def train(config, model_dir: str, verbose: int = 1) -> dict:
+def train(config, model_dir: str, verbose: int = 1, accept_changed_data: bool = False) -> dict:
     """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics.
+    `accept_changed_data`: resume on data whose files changed since the run started (logged in the run;
+    changed classes are refused regardless).
 
     A start that fails before the first checkpoint (a bad flag the data reveals, missing weights,
     a loss that is NaN at once) removes the run directory it created, so a rerun starts clean.
@@ -94,11 +97,22 @@ def train(config, model_dir: str, verbose: int = 1) -> dict:
         runs.remove_temporaries(work_dir)  # a write a kill interrupted
         try:
             with compat.quiet_keras_data_warnings():
-                return _train(task, config, work_dir, ckpt_dir, strategy, verbose)
+                return _train(task, config, work_dir, ckpt_dir, strategy, verbose, accept_changed_data)
         except BaseException:
             if created and not checkpointing.list_checkpoints(ckpt_dir):
                 shutil.rmtree(work_dir, ignore_errors=True)
             raise
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Keras's global dtype policy for what is built inside (`train.precision`), restored after."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
@@ -108,16 +122,16 @@ def _history_logger(work_dir: str) -> keras.callbacks.CSVLogger:
     return keras.callbacks.CSVLogger(os.path.join(work_dir, "logs", "history.csv"), append=True)
 
 
-def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
+def _train(task, config, work_dir, ckpt_dir, strategy, verbose, accept_changed_data) -> dict:
     steps, epochs = task.steps_per_epoch(), config.train.epochs
     runs.forget_unstarted(work_dir, started=bool(checkpointing.list_checkpoints(ckpt_dir)))
     runs.check_or_write_config(work_dir, config)
-    runs.check_or_write_data(work_dir, task.data_identity())
+    runs.check_or_write_data(work_dir, task.data_identity(), accept_changed_data)
     runs.write_atomic(os.path.join(work_dir, runs.LABELS), "\n".join(task.class_names) + "\n")
 
     keras.utils.set_random_seed(config.data.seed)  # the same initial weights on every worker and rerun,
     tf.random.set_seed(None)  # but no TF global seed: the input pipeline seeds each epoch itself
-    with strategy.scope():
+    with strategy.scope(), precision(config.train.precision):
         model = task.build_model()
         model.compile(optimizer=optim.make_optimizer(config.train, steps), loss=task.loss(),
                       metrics=task.metrics(), steps_per_execution=config.train.steps_per_execution,
@@ -161,6 +175,9 @@ def _train(task, config, work_dir, ckpt_dir, strategy, verbose) -> dict:
     metrics.update(step=checkpointing.global_step(model), split=config.data.eval_split,
                    corrupt_images_skipped=task.decode_stats.skipped,
                    corrupt_images_skipped_in_training=skipped_in_training)
+    if config.train.precision != "float32":  # model.keras in float32: evaluation and export read it as it is
+        trained, model = model, task.model(config)
+        model.set_weights(trained.get_weights())
     runs.write_atomic(os.path.join(work_dir, runs.MODEL), model.save)  # non-chief workers write under workers/
     runs.write_atomic(os.path.join(work_dir, runs.METRICS), json.dumps(metrics, indent=1))
     return metrics

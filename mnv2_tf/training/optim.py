@@ -68,11 +68,15 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     lr = learning_rate_schedule(cfg, steps_per_epoch)
     ema = dict(use_ema=cfg.ema_decay is not None, ema_momentum=cfg.ema_decay or 0.99)
     if cfg.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=cfg.rmsprop_rho, momentum=cfg.momentum,
-                                        epsilon=cfg.rmsprop_epsilon, **ema)
-    if cfg.optimizer == "momentum":
-        return keras.optimizers.SGD(lr, momentum=cfg.momentum, **ema)
-    return keras.optimizers.Adam(lr, **ema)
+        optimizer = keras.optimizers.RMSprop(lr, rho=cfg.rmsprop_rho, momentum=cfg.momentum,
+                                             epsilon=cfg.rmsprop_epsilon, **ema)
+    elif cfg.optimizer == "momentum":
+        optimizer = keras.optimizers.SGD(lr, momentum=cfg.momentum, **ema)
+    else:
+        optimizer = keras.optimizers.Adam(lr, **ema)
+    if cfg.precision == "mixed_float16":  # float16 gradients underflow without a dynamic loss scale
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 @keras.saving.register_keras_serializable(package="mnv2_tf")

@@ -10,7 +10,7 @@ import pytest
 
 from mnv2_tf.tflite import convert
 from mnv2_tf import runs
-from mnv2_tf.latency import adb, host, parse, report
+from mnv2_tf.latency import adb, grid, host, parse, report
 
 DATA = os.path.dirname(__file__)
 
@@ -165,3 +165,12 @@ def test_keras_forward_comparison_times_both_models():
     (row,) = forward_latency(BackboneConfig(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=4), [2], 2)
     assert row["batch"] == 2 and row["ours_ms"] > 0 and row["reference_ms"] > 0
     assert row["ratio"] == pytest.approx(row["ours_ms"] / row["reference_ms"])
+
+
+def test_table4_baseline_line_gives_our_ratio_beside_the_papers():
+    rows = [{"network": "MobileNetV2 1/224", "quantization": "float32", "median_ms": 6.0},
+            {"network": "MobileNetV1 1/224", "quantization": "float32", "median_ms": 10.0},
+            {"network": "MobileNetV2 1/224", "quantization": "int8", "median_ms": 3.0}]  # no V1 int8: no line
+    assert grid.baseline_summary(rows) == [
+        "Table 4 (float32): MobileNetV2 / MobileNetV1 = 6.0 / 10.0 ms = 0.60 here; paper (Pixel 1, one large core): "
+        "75 / 113 ms = 0.66"]

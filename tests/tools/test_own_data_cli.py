@@ -57,12 +57,18 @@ def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
     assert metrics["split"] == "validation" and again["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
     assert open(tmp_path / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
     assert _export_labels(tmp_path / "run", tmp_path / "export") == sorted(SHAPES)
-    conflict = _tool("train", "--experiment=smoke", f"--dataset={spec}", f"--data_dir={data}", "--num_classes=3",
-                     f"--model_dir={tmp_path}/other")
-    assert conflict.returncode == 2 and "model.num_classes=3 but" in conflict.stderr
-    assert "has 6 classes" in conflict.stderr and "Traceback" not in conflict.stderr
-    path = _tool("train", f"--dataset={folders['image_folder']}", f"--model_dir={tmp_path}/other")
-    assert path.returncode == 2 and f"--dataset=image_folder:{folders['image_folder']}" in path.stderr
+    # The errors in-process (the tools print any such error as `error: ...`, exit 2: tests/tools/test_bad_input.py)
+    from mnv2_tf import experiments
+    from mnv2_tf.errors import Mnv2Error
+    from mnv2_tf.experiments import overrides
+    from mnv2_tf.training.loop import train
+    smoke = experiments.get("smoke", "classification")
+    conflict = overrides.apply(smoke, [f"data.dataset={spec}", f"data.data_dir={data}", "model.num_classes=3"])
+    with pytest.raises(Mnv2Error, match="model.num_classes=3 but .*has 6 classes"):
+        train(conflict, str(tmp_path / "other"), verbose=0)
+    bare = overrides.apply(smoke, [f"data.dataset={folders['image_folder']}", f"data.data_dir={data}"])
+    with pytest.raises(Mnv2Error, match=f"--dataset=image_folder:{folders['image_folder']}"):
+        train(bare, str(tmp_path / "other"), verbose=0)
 
 
 def _objects(spec, data_dir):

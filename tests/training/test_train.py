@@ -63,27 +63,29 @@ def test_smoke_training_writes_every_artefact(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(smoke_run, data_dir, tmp_path):
+    import shutil
+
     from mnv2_tf.errors import NaNLossError
     from mnv2_tf.experiments import overrides
     from mnv2_tf.training.loop import train
 
     run = str(tmp_path / "run")
+    shutil.copytree(smoke_run, run)  # a finished run of 2 epochs
+    before = {name: (tmp_path / "run" / name).read_bytes() for name in ("model.keras", "metrics.json")}
     config = experiments.get("smoke", "classification")
     config.data.data_dir = data_dir
-    train(overrides.apply(config, ["train.epochs=1", "train.optimizer=momentum"]), run, verbose=0)
-    before = {name: (tmp_path / "run" / name).read_bytes() for name in ("model.keras", "metrics.json")}
-    # Resume the finished epoch with a learning rate that blows up at the first new step.
-    blowing = overrides.apply(config, ["train.epochs=2", "train.learning_rate=1e35", "train.checkpoint_steps=1"])
-    with pytest.raises(NaNLossError, match="training stopped: loss is .*The newest checkpoint is step") as caught:
+    # One more epoch with a learning rate that blows up at the first new step.
+    blowing = overrides.apply(config, ["train.epochs=3", "train.learning_rate=1e35", "train.checkpoint_steps=1"])
+    with pytest.raises(NaNLossError, match="training stopped: .*The newest checkpoint is step") as caught:
         train(blowing, run, verbose=0)
     assert caught.value.exit_code == 3
     assert {name: (tmp_path / "run" / name).read_bytes() for name in before} == before  # nothing overwritten
-    model = _smoke_model(optimizer="momentum")
+    model = _smoke_model()
     # The step whose update blew the weights up may still be saved while they are finite (its loss was
     # computed before the update); the next loss is not finite and nothing after it is kept.
     newest = checkpointing.list_checkpoints(f"{run}/checkpoints")[0][0]
-    assert STEPS_PER_EPOCH <= newest < 2 * STEPS_PER_EPOCH
+    assert 2 * STEPS_PER_EPOCH <= newest < 3 * STEPS_PER_EPOCH
     assert checkpointing.restore_latest(model, f"{run}/checkpoints") == newest
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
@@ -260,3 +262,19 @@ def test_a_relative_own_data_path_is_stored_absolute(tmp_path, monkeypatch):
     assert own.absolute_spec("image_folder:photos") == f"image_folder:{tmp_path}/photos"
     assert own.absolute_spec("coco:train=a.json,val=/x/b.json") == f"coco:train={tmp_path}/a.json,val=/x/b.json"
     assert own.absolute_spec("mnv2_shapes/64") == "mnv2_shapes/64"
+
+
+def test_changed_files_resume_only_when_accepted_and_are_logged_but_changed_classes_never(tmp_path):
+    from mnv2_tf import runs
+    identity = {"dataset": "own/x", "class_names": ["circle", "square"], "splits": {"train": 10, "validation": 4}}
+    runs.check_or_write_data(str(tmp_path), identity)
+    grown = {**identity, "splits": {"train": 12, "validation": 4}}
+    with pytest.raises(CheckpointError, match=r"splits.train \(10 -> 12\).*--accept_changed_data"):
+        runs.check_or_write_data(str(tmp_path), grown)
+    runs.check_or_write_data(str(tmp_path), grown, accept_changed=True)
+    assert json.loads((tmp_path / runs.DATA).read_text()) == grown
+    (line,) = (tmp_path / runs.DATA_CHANGES).read_text().splitlines()
+    assert "resumed on changed data (--accept_changed_data): splits.train (10 -> 12)" in line
+    renamed = {**grown, "class_names": ["square", "zcircle"]}
+    with pytest.raises(CheckpointError, match=r"added \['zcircle'\], removed \['circle'\]"):
+        runs.check_or_write_data(str(tmp_path), renamed, accept_changed=True)

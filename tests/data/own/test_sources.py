@@ -30,6 +30,11 @@ def test_image_folder_real_world_images(tmp_path):
     fx.image(f"{root}/dog/cmyk.jpg", mode="CMYK")
     fx.image(f"{root}/dog/huge.jpg", (4000, 3000), value=90)
     (root / "dog" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    fx.image(f"{root}/dog/garbage.jpg", (64, 64))  # a valid header, then noise where the picture should be
+    data = bytearray((root / "dog" / "garbage.jpg").read_bytes())
+    start = data.find(b"\xff\xda") + 20
+    data[start:-2] = np.random.default_rng(0).integers(0, 255, len(data) - 2 - start, dtype=np.uint8).tobytes()
+    (root / "dog" / "garbage.jpg").write_bytes(bytes(data))
     (root / "dog" / "notes.txt").write_text("not an image")
     builder = _open(f"image_folder:{root}", tmp_path, validation_fraction=0.0)
     assert builder.info.features["label"].names == ["cat", "dog"]
@@ -42,7 +47,7 @@ def test_image_folder_real_world_images(tmp_path):
     assert abs(int(got["dog/huge.jpg"]["image"].mean()) - 90) <= 2
     assert got["cat/UPPER.JPG"]["label"] == 0 and got["dog/cmyk.jpg"]["label"] == 1
     report = builder.info.metadata["report"]
-    assert report["unreadable"] == 1 and report["unreadable_files"] == ["dog/broken.jpg"]
+    assert report["unreadable"] == 2 and report["unreadable_files"] == ["dog/broken.jpg", "dog/garbage.jpg"]
 
 
 def test_image_folder_split_folders_and_missing_class(tmp_path):
@@ -214,3 +219,25 @@ def test_rgb_masks_in_the_voc_palette_or_gray(tmp_path):
     with pytest.raises(DatasetError, match=r"voc.png: an RGB mask with 1 colour\(s\) outside the VOC palette "
                                            r"\(first: \(1, 2, 3\)\)"):
         _open(f"masks:{root}", tmp_path / "second", validation_fraction=0.0)
+
+
+def test_the_fingerprint_follows_content_not_modification_times(tmp_path):
+    from mnv2_tf.data.own.manifest import HASHED_BYTES, fingerprint
+    small, large = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    small.write_bytes(b"x" * 1000)
+    large.write_bytes(bytes(range(256)) * (3 * HASHED_BYTES // 256))
+    files, options = [str(small), str(large)], Options()
+    first = fingerprint("image_folder", files, options)
+    os.utime(small, (1, 1))
+    large.write_bytes(large.read_bytes())  # touched and rewritten with the same bytes: the same data
+    assert fingerprint("image_folder", files, options) == first
+    data = bytearray(large.read_bytes())
+    data[-10] ^= 1  # an edit in the last 64 KiB
+    large.write_bytes(bytes(data))
+    edited = fingerprint("image_folder", files, options)
+    assert edited != first
+    data[len(data) // 2] ^= 1  # an edit between the hashed ends goes unseen (the price of not reading it all)
+    large.write_bytes(bytes(data))
+    assert fingerprint("image_folder", files, options) == edited
+    small.write_bytes(b"y" + b"x" * 999)
+    assert fingerprint("image_folder", files, options) != edited
