@@ -3,7 +3,8 @@
 - `architecture`: Table 2 rows and the width rounding;
 - `layers`: `ConvBN` and the inverted-residual linear bottleneck (Table 1);
 - `builder`: width multiplier, output stride by dilation, named endpoints;
-- `pretrained`: weights from keras.applications (cached ImageNet weights only, never downloaded).
+- `pretrained`: weights from keras.applications (cached ImageNet weights only, never downloaded);
+- `mobilenet_v1`: the paper's baseline feature extractor for Tables 6 and 7.
 """
 
 from mnv2_tf.backbone.builder import (OUTPUT_STRIDES, BackboneConfig, Endpoint, backbone_features,

@@ -110,10 +110,19 @@ def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
     require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
     features = backbone_features(inputs, backbone, TAPS)
-    maps = [features[t] for t in TAPS]
+    h, w, _ = backbone.input_shape
+    kind = "ssdlite" if head.separable else "ssd"
+    return head_on(inputs, [features[t] for t in TAPS], backbone.width_multiplier, head,
+                   f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"))
+
+
+def head_on(inputs, maps: list, width_multiplier: float, head: SSDLiteConfig, name: str) -> keras.Model:
+    """The SSD(Lite) head on two backbone maps (stride 16 and 32): extra layers, box and class predictors
+    (also the paper's MobileNetV1 baseline of Table 6, `paper.py`)."""
+    maps = list(maps)
     x = maps[-1]
     for i, depth in enumerate(head.extra_depths):
-        x = _extra_layer(x, max(int(depth * backbone.width_multiplier), MIN_DEPTH), head, f"extra_{i + 1}")
+        x = _extra_layer(x, max(int(depth * width_multiplier), MIN_DEPTH), head, f"extra_{i + 1}")
         maps.append(x)
     boxes, classes = [], []
     for i, (fmap, per_location) in enumerate(zip(maps, head.anchors.anchors_per_location())):
@@ -124,6 +133,4 @@ def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
     box = keras.layers.Concatenate(axis=1, name="box_encodings")(boxes)
     cls = keras.layers.Concatenate(axis=1, name="class_logits")(classes)
     out = keras.layers.Concatenate(axis=-1, name="predictions")([box, cls])
-    h, w, _ = backbone.input_shape
-    kind = "ssdlite" if head.separable else "ssd"
-    return keras.Model(inputs, out, name=f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"))
+    return keras.Model(inputs, out, name=name)

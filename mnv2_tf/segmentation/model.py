@@ -99,6 +99,15 @@ def deeplab(backbone: BackboneConfig, head: DeepLabConfig) -> keras.Model:
     require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
     x = backbone_features(inputs, backbone, [TAP])[TAP]
+    h, w, _ = backbone.input_shape
+    kind = "deeplabv3" if head.aspp else "deeplabv3_reduced"
+    name = f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_os{backbone.output_stride}_{h}x{w}"
+    return head_on(inputs, x, head, backbone.output_stride, name.replace(".", "_").replace("None", "any"))
+
+
+def head_on(inputs, x, head: DeepLabConfig, output_stride: int, name: str) -> keras.Model:
+    """The DeepLabv3 head on a backbone map `x` of `output_stride` (also the paper's MobileNetV1
+    baseline of Table 7, `paper.py`)."""
     common = dict(activation="relu", bn_momentum=head.bn_momentum, bn_epsilon=head.bn_epsilon,
                   weight_decay=head.weight_decay)
     pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
@@ -106,7 +115,7 @@ def deeplab(backbone: BackboneConfig, head: DeepLabConfig) -> keras.Model:
     branches = [BroadcastLike(name="image_pooling_broadcast")(pooled, x),
                 ConvBN(head.depth, 1, name="aspp0", **common)(x)]
     if head.aspp:
-        for i, rate in enumerate(head.rates(backbone.output_stride)):
+        for i, rate in enumerate(head.rates(output_stride)):
             branches.append(ConvBN(head.depth, 3, dilation_rate=rate, name=f"aspp{i + 1}", **common)(x))
     x = keras.layers.Concatenate(name="concat")(branches)
     x = ConvBN(head.depth, 1, name="concat_projection", **common)(x)
@@ -116,7 +125,4 @@ def deeplab(backbone: BackboneConfig, head: DeepLabConfig) -> keras.Model:
                             kernel_initializer=defaults.kernel_initializer(head.logits_init_stddev),
                             kernel_regularizer=defaults.kernel_regularizer(head.weight_decay))(x)
     x = ResizeLike(name="upsample")(x, inputs)
-    h, w, _ = backbone.input_shape
-    kind = "deeplabv3" if head.aspp else "deeplabv3_reduced"
-    name = f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_os{backbone.output_stride}_{h}x{w}"
-    return keras.Model(inputs, x, name=name.replace(".", "_").replace("None", "any"))
+    return keras.Model(inputs, x, name=name)

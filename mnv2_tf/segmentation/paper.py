@@ -6,9 +6,9 @@ import dataclasses
 
 from mnv2_tf import analysis
 from mnv2_tf.analysis import paper_row as _row
-from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.backbone import BackboneConfig, mobilenet_v1
 from mnv2_tf.segmentation.inference import MF_SCALES, scaled_size
-from mnv2_tf.segmentation.model import DeepLabConfig, deeplab
+from mnv2_tf.segmentation.model import DeepLabConfig, deeplab, head_on
 
 
 def _deeplab_profile(width, size, output_stride, aspp, atrous, num_classes=21) -> analysis.Profile:
@@ -17,14 +17,28 @@ def _deeplab_profile(width, size, output_stride, aspp, atrous, num_classes=21) -
     return analysis.profile(deeplab(backbone, DeepLabConfig(num_classes=num_classes, aspp=aspp)), atrous=atrous)
 
 
+def _v1_profile(size, output_stride, atrous, num_classes=21) -> analysis.Profile:
+    """Table 7's MobileNetV1 baseline: DeepLabv3 with ASPP on V1's last map (1024 channels)."""
+    import keras
+    inputs = keras.Input((size, size, 3), name="image")
+    x = mobilenet_v1.features(inputs, output_stride)["conv_pw_13"]
+    model = head_on(inputs, x, DeepLabConfig(num_classes=num_classes, aspp=True), output_stride,
+                    f"deeplabv3_mobilenet_v1_os{output_stride}")
+    return analysis.profile(model, atrous=atrous)
+
+
+# Table 7 MNet V1 rows: (output stride, MF) -> (paper params, paper MAdds); ASPP in both
+TABLE7_V1 = {(16, False): (11.15e6, 14.25e9), (8, True): (11.15e6, 941.9e9)}
 # Table 7 MNV2* rows: (output stride, ASPP, MF) -> (paper params, paper MAdds)
 TABLE7 = {(16, True, False): (4.52e6, 5.8e9), (16, False, False): (2.11e6, 2.75e9),
           (8, True, True): (None, 387e9), (8, False, True): (None, 152.6e9)}
 
 
-def segmentation_rows(width: float = 1.0, size: int = 513, atrous: str = "tf1", multi_scale: bool = True) -> list[dict]:
+def segmentation_rows(width: float = 1.0, size: int = 513, atrous: str = "tf1", multi_scale: bool = True,
+                      baselines: bool = True) -> list[dict]:
     """Table 7 (MNV2*, 21 classes): params as trainable variables (BN gamma/beta counted, the
-    table's convention); MAdds with `atrous` accounting; MF rows sum the six scales x 2 flips."""
+    table's convention); MAdds with `atrous` accounting; MF rows sum the six scales x 2 flips;
+    `baselines`: also the MobileNetV1 rows (width 1.0)."""
     rows = []
     for (os_, aspp, mf), (pp, pm) in TABLE7.items():
         if mf and not multi_scale:
@@ -38,6 +52,21 @@ def segmentation_rows(width: float = 1.0, size: int = 513, atrous: str = "tf1", 
         name = f"MNV2* {width:g} OS{os_} {'+ ASPP' if aspp else 'no ASPP'}{' + MF' if mf else ''} @{size}"
         rows.append(_row(name, p, pp if paper else None, pm if paper else None,
                          f"Table 7; MAdds with {atrous} atrous accounting" if paper else ""))
+    if width != 1.0 or not baselines:
+        return rows
+    for (os_, mf), (pp, pm) in TABLE7_V1.items():  # the baseline the MNV2* rows are compared with
+        if mf and not multi_scale:
+            continue
+        p = _v1_profile(size, os_, atrous)
+        if mf:
+            p = dataclasses.replace(p, madds=2 * sum(_v1_profile(scaled_size(size, s), os_, atrous).madds
+                                                     for s in MF_SCALES))
+        paper = size == 513
+        note = f"Table 7's baseline; MAdds with {atrous} atrous accounting" + (
+            "; MF summed over the six scales x 2 flips as for MNV2*, which lands 5 % above the paper's 941.9B "
+            "(the paper's scale set or rounding for V1 is not given)" if mf else "")
+        rows.append(_row(f"MNet V1 OS{os_} + ASPP{' + MF' if mf else ''} @{size}", p, pp if paper else None,
+                         pm if paper else None, note if paper else ""))
     return rows
 
 
@@ -54,7 +83,7 @@ def paper_rows(options) -> list[dict]:
 
 
 def demo_rows() -> list[dict]:
-    return segmentation_rows()
+    return segmentation_rows(baselines=False)
 
 
 paper_markdown = analysis.paper_markdown
