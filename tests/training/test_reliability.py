@@ -20,51 +20,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnv2_tf import experiments
 from mnv2_tf.errors import NaNLossError
 from mnv2_tf.training import checkpointing
 from mnv2_tf.training.loop import train
 
+from resume_helpers import BATCH, EPOCHS, EVERY, STEPS, assert_identical, rewind, smoke_config
+
 pytestmark = pytest.mark.slow
-BATCH, EPOCHS, EVERY = 24, 2, 4  # 10 steps per epoch; checkpoints at 4, 8, 10, 14, 18, 20
-STEPS = 256 // BATCH
-
-
-def _config(task, data_dir):
-    config = experiments.get("smoke", task)
-    config.data.data_dir = data_dir
-    t = config.train
-    t.batch_size, t.epochs, t.checkpoint_steps, t.keep_checkpoints = BATCH, EPOCHS, EVERY, 100
-    return config
-
-
-def _weights(run_dir):
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    return model.get_weights()
-
-
-def _assert_identical(a, b):
-    wa, wb = _weights(a), _weights(b)
-    assert len(wa) == len(wb)
-    differ = sum(not np.array_equal(x, y) for x, y in zip(wa, wb))
-    assert differ == 0, f"{differ} of {len(wa)} tensors differ"
-
-
-def _rewind(reference, run_dir, step):
-    """A copy of a finished run as a crash right after the checkpoint of `step` leaves it."""
-    shutil.copytree(reference, run_dir)
-    for name in ("model.keras", "metrics.json"):
-        os.remove(os.path.join(run_dir, name))
-    for s, path in checkpointing.list_checkpoints(os.path.join(run_dir, "checkpoints")):
-        if s > step:
-            os.remove(path)
-            os.remove(checkpointing.checksum_path(path))
 
 
 @pytest.fixture(scope="module")
 def references(data_dir, tmp_path_factory):
     run = str(tmp_path_factory.mktemp("reference") / "classification")
-    train(_config("classification", data_dir), run, verbose=0)
+    train(smoke_config("classification", data_dir), run, verbose=0)
     return {"classification": run}
 
 
@@ -88,30 +56,30 @@ def test_resume_inside_and_across_epochs_is_bit_identical(references, data_dir, 
     ref = references["classification"]
     for step in (14,):  # inside epoch 1 (inside epoch 0: the SIGKILL test; the boundary: `longer` below)
         run = str(tmp_path / f"at{step}")
-        _rewind(ref, run, step)
-        metrics = train(_config("classification", data_dir), run, verbose=0)
+        rewind(ref, run, step)
+        metrics = train(smoke_config("classification", data_dir), run, verbose=0)
         assert metrics["step"] == EPOCHS * STEPS
-        _assert_identical(ref, run)
+        assert_identical(ref, run)
     # More epochs later, as `--epochs=1` then `--epochs=2` (the outside check's case)
-    short = _config("classification", data_dir)
+    short = smoke_config("classification", data_dir)
     short.train.epochs = 1
     run = str(tmp_path / "longer")
     train(short, run, verbose=0)
-    train(_config("classification", data_dir), run, verbose=0)
-    _assert_identical(ref, run)
+    train(smoke_config("classification", data_dir), run, verbose=0)
+    assert_identical(ref, run)
 
 
 def test_resume_is_exact_with_a_corrupt_image(data_dir, tmp_path):
     corrupt = _corrupted_copy(data_dir, tmp_path)
-    config = _config("classification", corrupt)
+    config = smoke_config("classification", corrupt)
     ref = str(tmp_path / "ref")
     metrics = train(config, ref, verbose=0)
     assert metrics["corrupt_images_skipped_in_training"] >= EPOCHS and metrics["corrupt_images_skipped"] == 0
     for step in (14,):  # past the corrupt record in both data epochs
         run = str(tmp_path / f"at{step}")
-        _rewind(ref, run, step)
-        train(_config("classification", corrupt), run, verbose=0)
-        _assert_identical(ref, run)
+        rewind(ref, run, step)
+        train(smoke_config("classification", corrupt), run, verbose=0)
+        assert_identical(ref, run)
 
 
 def _kill_loop(task, data_dir, run, seed, kills):
@@ -145,7 +113,7 @@ def test_sigkills_at_seeded_moments_end_bit_identical(references, data_dir, tmp_
     run = str(tmp_path / "run")
     landed = _kill_loop("classification", data_dir, run, seed=7, kills=3)
     assert landed[0] < EPOCHS * STEPS, landed  # at least one kill landed before the end
-    _assert_identical(references["classification"], run)
+    assert_identical(references["classification"], run)
     found = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))
     assert found[0][0] == EPOCHS * STEPS and not [f for f in os.listdir(run) if f.startswith(".tmp-")]
     assert all(checkpointing.verify(path) is None for _, path in found)
@@ -157,7 +125,7 @@ def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(r
 
     ref = references["classification"]
     run = str(tmp_path / "run")
-    _rewind(ref, run, 14)
+    rewind(ref, run, 14)
     newest = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))[0][1]
     with h5py.File(newest, "r+") as f:
         names = []
@@ -168,11 +136,11 @@ def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(r
         data[...] = values
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        train(_config("classification", data_dir), run, verbose=0)
+        train(smoke_config("classification", data_dir), run, verbose=0)
     assert f"skipping checkpoint {newest}: sha256" in stderr.getvalue()
     assert f"Resuming from step 10 of {EPOCHS * STEPS}" in stderr.getvalue()
     assert os.path.exists(newest + ".rejected")  # kept for inspection, out of the way
-    _assert_identical(ref, run)  # the rerun from step 10 gives the uninterrupted result
+    assert_identical(ref, run)  # the rerun from step 10 gives the uninterrupted result
 
 
 def test_non_finite_weights_in_a_checkpoint_are_rejected(tmp_path):
@@ -192,7 +160,7 @@ def test_non_finite_weights_in_a_checkpoint_are_rejected(tmp_path):
 
 
 def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
-    config = _config("classification", data_dir)
+    config = smoke_config("classification", data_dir)
     config.train.learning_rate = 1e6  # diverges without reaching NaN at first
     run = tmp_path / "run"
     with pytest.raises(NaNLossError, match="training stopped: (the loss diverged|loss is).*No checkpoint was "
@@ -207,39 +175,13 @@ def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
 def test_a_finished_run_says_so_and_failed_starts_leave_nothing(references, data_dir, tmp_path, capfd):
     run = str(tmp_path / "done")
     shutil.copytree(references["classification"], run)
-    train(_config("classification", data_dir), run, verbose=0)
+    train(smoke_config("classification", data_dir), run, verbose=0)
     err = capfd.readouterr().err
     assert f"already trained (step {EPOCHS * STEPS} of {EPOCHS * STEPS}" in err and "Resuming" not in err
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["split"] == "validation" and metrics["corrupt_images_skipped"] == 0
-    big = _config("classification", data_dir)
+    big = smoke_config("classification", data_dir)
     big.train.batch_size = 100000
     with pytest.raises(Exception, match="batch_size 100000 exceeds"):
         train(big, str(tmp_path / "new"), verbose=0)
     assert not (tmp_path / "new").exists()
-
-
-def test_mixed_bfloat16_trains_resumes_bit_identically_and_exports_a_float32_model(data_dir, tmp_path):
-    """`train.precision=mixed_bfloat16`: bfloat16 compute, float32 weights; the loss falls, a resume inside
-    an epoch ends bit for bit where the uninterrupted run did, and model.keras is float32, so the export
-    and its checks are those of any run."""
-    import csv
-
-    from mnv2_tf.tflite.export import ExportOptions, export
-    config = _config("classification", data_dir)
-    config.train.precision = "mixed_bfloat16"
-    ref = str(tmp_path / "ref")
-    train(config, ref, verbose=0)
-    losses = [float(row["loss"]) for row in csv.DictReader(open(os.path.join(ref, "logs", "history.csv")))]
-    assert len(losses) == EPOCHS and losses[1] < losses[0], losses
-    model = keras.saving.load_model(os.path.join(ref, "model.keras"), compile=False)
-    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
-    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored after training
-    run = str(tmp_path / "at14")
-    _rewind(ref, run, 14)
-    config = _config("classification", data_dir)
-    config.train.precision = "mixed_bfloat16"
-    train(config, run, verbose=0)
-    _assert_identical(ref, run)
-    (report,) = export(ref, ExportOptions(quantizations=("float32",), verify_images=16), str(tmp_path / "export"))
-    assert report["verification"]["passed"], report["verification"]
