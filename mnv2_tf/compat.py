@@ -134,3 +134,23 @@ def patch_multi_worker_reduce() -> None:
 
     reduce_per_replica._mnv2_patched = True
     trainer.reduce_per_replica = reduce_per_replica
+
+
+@contextlib.contextmanager
+def without_global_seed():
+    """TensorFlow's global seed unset inside, restored after (a private read: `context.global_seed`).
+    A dataset's shuffle seeds fold in the global seed, and with a global seed of 0 (what
+    `keras.utils.set_random_seed(0)` sets) a tensor op seed fails TF's `seeds == (0, 0)` check
+    (OperatorNotAllowedInGraphError): the training stream is built without it, so its order depends
+    on the run's own seed alone, whatever the caller set."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    before = context.global_seed()
+    tf.random.set_seed(None)
+    try:
+        yield
+    finally:
+        if before is not None:
+            tf.random.set_seed(before)
+

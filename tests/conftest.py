@@ -91,23 +91,6 @@ def exports(request, tmp_path_factory):
     return get
 
 
-# ---- the order: the longest modules first, so that two xdist workers end together ----
-# (pytest-xdist's loadscope hands whole modules to whichever worker is free, in collection order; the
-# alphabetical order put tests/training/, the longest, last.) Measured durations: docs/testing.md.
-LONGEST_FIRST = ("training/test_reliability.py", "tools/test_own_data_cli.py", "tasks/test_task_harness.py",
-                 "training/test_mixed_precision.py", "tools/test_bad_input.py", "latency/test_tflm.py",
-                 "tflite/test_export_tasks.py", "reproduce/test_accelerator.py", "training/test_train.py",
-                 "latency/test_latency.py", "tools/test_workspace.py", "tools/test_task_tools.py",
-                 "training/test_multiworker.py", "reproduce/test_reproduce.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        path = item.nodeid.split("::")[0]
-        return next((i for i, m in enumerate(LONGEST_FIRST) if path.endswith(m)), len(LONGEST_FIRST))
-    items.sort(key=rank)  # stable: the order inside a module, and of the rest, is kept
-
-
 # ---- the fast tier's rule: no training, no TFLite conversion, no subprocess ----
 # `make test-fast` (-m "not slow") must stay under 3 minutes on 2 cores. A test that trains (Keras fit),
 # converts (TFLiteConverter) or starts a process belongs to the slow tier: here it fails, naming the rule.

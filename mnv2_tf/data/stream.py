@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from mnv2_tf import compat
+
 from mnv2_tf.defaults import PIXEL_MEAN, PIXEL_STD
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -115,7 +117,8 @@ def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, s
     def keep_valid(x, valid):
         return tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), x)
 
-    stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(offset)
+    with compat.without_global_seed():  # the shuffle order is the run's seed's alone
+        stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(offset)
     # One output per record, in order (deterministic interleave of one-element datasets), decoded in parallel.
     stream = stream.interleave(one, cycle_length=16, block_length=1, num_parallel_calls=AUTOTUNE, deterministic=True)
     batches = stream.batch(batch_size, drop_remainder=True).map(keep_valid, num_parallel_calls=AUTOTUNE)

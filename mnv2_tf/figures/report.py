@@ -21,7 +21,7 @@ class Options:
     figures: tuple = NAMES
     model: str | None = None  # a classification run: Figure 7 at init and trained, on its validation images
     images: int = 16
-    seed: int = 0
+    seed: int = 0  # the random matrices and the images (`mnv2-figures` also seeds the initial weights with it)
 
     def __post_init__(self):
         unknown = [f for f in self.figures if f not in NAMES]
@@ -94,9 +94,7 @@ def _images_and_config(options: Options):
 
 
 def _figure7(options: Options) -> dict:
-    import keras
     images, config, trained, source = _images_and_config(options)
-    keras.utils.set_random_seed(options.seed)
     panels = {"init": activations.positive_shares(activations.extractor(config), images, config)}
     if trained is not None:
         panels["trained"] = activations.positive_shares(activations.extractor(config, trained), images, config)

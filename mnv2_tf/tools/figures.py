@@ -32,6 +32,8 @@ def define_flags():
 
 
 def main(argv):
+    import keras
+    keras.utils.set_random_seed(FLAGS.seed)  # Figure 7's initial weights: the same numbers on every run
     options = report.Options(out_dir=FLAGS.out_dir or workspace.results_dir("figures"), figures=tuple(FLAGS.figure),
                              model=FLAGS.model, images=FLAGS.images, seed=FLAGS.seed)
     numbers = report.write(options)

@@ -27,3 +27,22 @@ def test_a_resumed_training_stream_gives_the_uninterrupted_batches(task, data_di
             else:
                 np.testing.assert_array_equal(got, want, err_msg=f"{task} step {step}")
     assert not np.array_equal(full[0][0], full[1][0])  # batches differ: the comparison can fail
+
+
+def test_the_stream_ignores_a_global_seed_the_caller_set(data_dir):
+    """keras.utils.set_random_seed(0) before building the pipeline used to break it (TF's seed check on a
+    tensor op seed); any global seed would also have changed the order. The caller's seed is restored."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    config = experiments.get("smoke", "classification")
+    config.data.data_dir = data_dir
+    runner = tasks.create(config)
+    plain = next(runner.train_dataset(start_step=3).as_numpy_iterator())
+    for seed in (0, 1234):
+        keras.utils.set_random_seed(seed)
+        seeded = next(runner.train_dataset(start_step=3).as_numpy_iterator())
+        assert context.global_seed() == seed
+        np.testing.assert_array_equal(seeded[0], plain[0])
+    tf.random.set_seed(None)
