@@ -137,16 +137,16 @@ def patch_multi_worker_reduce() -> None:
 
 
 @contextlib.contextmanager
-def without_global_seed():
-    """TensorFlow's global seed unset inside, restored after (a private read: `context.global_seed`).
-    A dataset's shuffle seeds fold in the global seed, and with a global seed of 0 (what
-    `keras.utils.set_random_seed(0)` sets) a tensor op seed fails TF's `seeds == (0, 0)` check
-    (OperatorNotAllowedInGraphError): the training stream is built without it, so its order depends
-    on the run's own seed alone, whatever the caller set."""
+def without_global_seed():  # public API only: here beside the other TF workarounds
+    """TensorFlow's global seed unset inside, restored after. A dataset's shuffle seeds fold in the
+    global seed, and with a global seed of 0 (what `keras.utils.set_random_seed(0)` sets) a tensor op
+    seed fails TF's `seeds == (0, 0)` check (OperatorNotAllowedInGraphError): the training stream is
+    built without it, so its order depends on the run's own seed alone, whatever the caller set.
+    (`get_seed(None)` reads the global seed; restoring it resets TF's per-op seed counter, as any
+    `tf.random.set_seed` does.)"""
     import tensorflow as tf
-    from tensorflow.python.eager import context
 
-    before = context.global_seed()
+    before = tf.compat.v1.random.get_seed(None)[0]
     tf.random.set_seed(None)
     try:
         yield
