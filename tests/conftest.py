@@ -91,6 +91,20 @@ def exports(request, tmp_path_factory):
     return get
 
 
+# What each worker builds first when the slow tier runs on two workers: the session's trained runs split
+# between them, so that neither waits for the other's (a test waiting on a lock leaves a core idle).
+PREBUILD = {"gw0": ("smoke_run", "segmentation_run"), "gw1": ("detection_run",)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prebuild(request):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    slow = any(item.get_closest_marker("slow") for item in request.session.items)
+    if worker in PREBUILD and slow:
+        for name in PREBUILD[worker]:
+            request.getfixturevalue(name)
+
+
 # ---- the fast tier's rule: no training, no TFLite conversion, no subprocess ----
 # `make test-fast` (-m "not slow") must stay under 3 minutes on 2 cores. A test that trains (Keras fit),
 # converts (TFLiteConverter) or starts a process belongs to the slow tier: here it fails, naming the rule.

@@ -30,6 +30,7 @@ from mnv2_tf.backbone import architecture
 from mnv2_tf.backbone.layers import (BOTTLENECK_ACTIVATIONS, SHORTCUTS, ConvBN, InvertedResidual,
                                      SplitStemBottleneck)
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.quantization.layers import INPUT_RANGE, ActivationRange, QuantizedDense
 
 OUTPUT_STRIDES = (8, 16, 32)
 MIN_INPUT_SIZE = 32
@@ -63,6 +64,9 @@ class BackboneConfig:
         or "none" (no residual connection anywhere).
       expansion_rate: None (the table's t) or a t for every row with t > 1 (Sec. 4: 3, 6, 10;
         t < 1 is Sec. 3.4's classical shape, the inner layer narrower than the bottleneck).
+      quantization_aware: train as int8 inference runs (docs/quantization.md): every conv with its
+        batch norm folded in and int8 weights, every tensor TFLite keeps on its 8-bit grid; for
+        fine-tuning a float run (`--quantization_aware`), exported to int8 without calibration.
     """
 
     width_multiplier: float = 1.0
@@ -80,6 +84,7 @@ class BackboneConfig:
     bottleneck_activation: str = "linear"
     shortcut: str = "bottleneck"
     expansion_rate: Optional[float] = None
+    quantization_aware: bool = False
 
     def __post_init__(self):
         self.table = architecture.as_rows(self.table)
@@ -92,6 +97,11 @@ class BackboneConfig:
                 not isinstance(self.expansion_rate, (int, float)) or isinstance(self.expansion_rate, bool)
                 or not 0 < self.expansion_rate <= 64):
             raise ConfigError(f"expansion_rate must be a number in (0, 64] or None, got {self.expansion_rate!r}")
+        if not isinstance(self.quantization_aware, bool):
+            raise ConfigError(f"quantization_aware must be true or false, got {self.quantization_aware!r}")
+        if self.quantization_aware and self.expansion_splits != 1:
+            raise ConfigError("quantization_aware trains whole blocks; Sec. 5.1's expansion_splits is an inference "
+                              "graph: train with expansion_splits=1 and export with --expansion_splits")
         if self.shortcut == "expansion" and self.expansion_splits != 1:
             raise ConfigError("shortcut='expansion' keeps every expansion whole, which Sec. 5.1's "
                               "expansion_splits avoid: use expansion_splits=1")
@@ -268,7 +278,7 @@ def backbone_features(inputs, config: BackboneConfig, endpoints: Sequence[str] |
     if unknown:
         raise ConfigError(f"unknown endpoints {unknown}; available: {sorted(specs)}")
     common = dict(weight_decay=config.weight_decay, bn_momentum=config.bn_momentum,
-                  bn_epsilon=config.bn_epsilon)
+                  bn_epsilon=config.bn_epsilon, quantization_aware=config.quantization_aware)
     stem, plans = _plan(config)
     stem_layer = ConvBN(stem, 3, strides=architecture.STEM_STRIDE, name="layer_1", **common)
     fused = split_stem(config) and "layer_1" not in wanted
@@ -331,14 +341,19 @@ def mobilenet_v2(config: BackboneConfig | None = None, **overrides) -> keras.Mod
     config = dataclasses.replace(config, **overrides) if config else BackboneConfig(**overrides)
     inputs = keras.Input(config.input_shape, name="image")
     last = f"layer_{len(_plan(config)[1]) + (2 if config.include_last_conv else 1)}"
-    x = backbone_features(inputs, config, [last])[last]
+    qat = config.quantization_aware
+    x = backbone_features(ActivationRange(INPUT_RANGE, name="input_range")(inputs) if qat else inputs,
+                          config, [last])[last]
     if config.include_top:
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        if qat:
+            x = ActivationRange(name="pool_range")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-        x = keras.layers.Dense(require_num_classes(config.num_classes), kernel_initializer=defaults.kernel_initializer(),
-                               kernel_regularizer=defaults.kernel_regularizer(config.weight_decay),
-                               dtype="float32", name="logits")(x)  # float32 logits under mixed precision
+        x = (QuantizedDense if qat else keras.layers.Dense)(
+            require_num_classes(config.num_classes), kernel_initializer=defaults.kernel_initializer(),
+            kernel_regularizer=defaults.kernel_regularizer(config.weight_decay),
+            dtype="float32", name="logits")(x)  # float32 logits under mixed precision
     return keras.Model(inputs, x, name=_model_name(config))
 
 

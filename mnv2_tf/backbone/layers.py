@@ -12,6 +12,7 @@ from keras import ops
 from mnv2_tf import defaults
 from mnv2_tf.backbone import architecture
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.quantization import layers as qlayers
 
 ACTIVATIONS = {"relu6": ops.relu6, "relu": ops.relu, None: None}
 BOTTLENECK_ACTIVATIONS = ("linear", "relu6")  # Fig. 6a: after the projection
@@ -40,13 +41,16 @@ class ConvBN(keras.layers.Layer):
       activation: "relu6", "relu" or None (linear).
       weight_decay: TF-convention L2 on the kernel (depthwise kernels get none).
       bn_momentum, bn_epsilon: batch-norm settings (see `defaults`).
+      quantization_aware: train as int8 inference runs it (docs/quantization.md): the norm folded
+        into the conv, weights and output fake-quantized.
 
     Shape: (B, H, W, C) -> (B, ceil(H / s), ceil(W / s), filters), "same" padding.
     """
 
     def __init__(self, filters=None, kernel_size=1, strides=1, dilation_rate=1, depthwise=False,
                  activation="relu6", weight_decay=defaults.WEIGHT_DECAY,
-                 bn_momentum=defaults.BN_MOMENTUM, bn_epsilon=defaults.BN_EPSILON, **kwargs):
+                 bn_momentum=defaults.BN_MOMENTUM, bn_epsilon=defaults.BN_EPSILON, quantization_aware=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if not depthwise and (filters is None or filters < 1):
             raise ConfigError(f"filters must be >= 1 for a regular conv, got {filters!r}")
@@ -64,12 +68,20 @@ class ConvBN(keras.layers.Layer):
                 filters, kernel_initializer=defaults.kernel_initializer(),
                 kernel_regularizer=defaults.kernel_regularizer(weight_decay), **common)
         self.bn = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name="bn")
+        self.quantization_aware = quantization_aware
+        if quantization_aware:
+            self.output_range = _output_range(activation == "relu6", "output_range")
 
     def build(self, input_shape):
         self.conv.build(input_shape)
         self.bn.build(self.conv.compute_output_shape(input_shape))
+        if self.quantization_aware:
+            self.output_range.build(None)
 
     def call(self, inputs, training=None):
+        if self.quantization_aware:
+            x = qlayers.folded_conv(inputs, self.conv, self.bn, self.depthwise)
+            return self.output_range(self._act(x) if self._act else x, training=training)
         x = self.bn(self.conv(inputs), training=training)
         return self._act(x) if self._act else x
 
@@ -88,7 +100,12 @@ class ConvBN(keras.layers.Layer):
                 "strides": self.strides, "dilation_rate": self.dilation_rate,
                 "depthwise": self.depthwise, "activation": self.activation,
                 "weight_decay": self.weight_decay, "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon}
+                "bn_epsilon": self.bn_epsilon, "quantization_aware": self.quantization_aware}
+
+
+def _output_range(relu6: bool, name: str):
+    """The fake quant after a quantization-aware unit: ReLU6's fixed [0, 6], else a learned range."""
+    return qlayers.ActivationRange(qlayers.RELU6_RANGE if relu6 else None, name=name)
 
 
 def _batch_norm_inference(bn: keras.layers.BatchNormalization, x, channels: slice):
@@ -128,6 +145,8 @@ class InvertedResidual(keras.layers.Layer):
         input) and always runs whole. Weights are the same as with g = 1, so a
         trained model can be rebuilt with splits. Training always runs unsplit.
       weight_decay, bn_momentum, bn_epsilon: see `defaults`.
+      quantization_aware: each conv trained with its norm folded in and int8 weights, each tensor
+        TFLite keeps (expansion, depthwise, projection, sum) fake-quantized (docs/quantization.md).
 
     Call: `block(x)` returns the output, (B, H/s, W/s, k'). `block(x,
     return_expansion=True)` returns `(output, expansion)`, the expansion being
@@ -138,7 +157,7 @@ class InvertedResidual(keras.layers.Layer):
     def __init__(self, filters, expansion, strides=1, dilation_rate=1, expansion_splits=1,
                  activation="linear", shortcut="bottleneck",
                  weight_decay=defaults.WEIGHT_DECAY, bn_momentum=defaults.BN_MOMENTUM,
-                 bn_epsilon=defaults.BN_EPSILON, **kwargs):
+                 bn_epsilon=defaults.BN_EPSILON, quantization_aware=False, **kwargs):
         super().__init__(**kwargs)
         if activation not in BOTTLENECK_ACTIVATIONS:
             raise ConfigError(f"bottleneck activation must be one of {BOTTLENECK_ACTIVATIONS}, got {activation!r}")
@@ -149,6 +168,9 @@ class InvertedResidual(keras.layers.Layer):
         if expansion_splits > 1 and shortcut == "expansion" and expansion != 1:
             raise ConfigError("expansion_splits > 1 (Sec. 5.1) never materialises the expansion; an expansion "
                               "shortcut needs it whole: use expansion_splits=1 with shortcut='expansion'")
+        if quantization_aware and expansion_splits > 1:
+            raise ConfigError("expansion_splits > 1 (Sec. 5.1) is an inference graph; quantization-aware training "
+                              "runs whole blocks: train with expansion_splits=1 and export with --expansion_splits")
         if strides not in (1, 2):
             raise ConfigError(f"strides must be 1 or 2, got {strides!r}")
         if strides > 1 and dilation_rate > 1:
@@ -170,6 +192,12 @@ class InvertedResidual(keras.layers.Layer):
             filters, 1, use_bias=False, kernel_initializer=defaults.kernel_initializer(),
             kernel_regularizer=reg, name="project")
         self.project_bn = keras.layers.BatchNormalization(name="project_bn", **bn)
+        self.quantization_aware = quantization_aware
+        if quantization_aware:
+            self.expand_range = _output_range(True, "expand_range")
+            self.depthwise_range = _output_range(True, "depthwise_range")
+            self.project_range = _output_range(activation == "relu6", "project_range")
+            self.sum_range = _output_range(False, "sum_range")
 
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
@@ -190,6 +218,9 @@ class InvertedResidual(keras.layers.Layer):
         self.depthwise_bn.build(shape)
         self.project.build(shape)
         self.project_bn.build(self.project.compute_output_shape(shape))
+        if self.quantization_aware:
+            for r in (self.expand_range, self.depthwise_range, self.project_range, self.sum_range):
+                r.build(None)
         self._groups = self._split_groups(hidden)
 
     def _split_groups(self, hidden):
@@ -200,6 +231,8 @@ class InvertedResidual(keras.layers.Layer):
     def call(self, inputs, training=None, return_expansion=False, expansion_shortcut=None):
         if len(self._groups) > 1 and not training:
             return self._call_split(inputs, return_expansion)
+        if self.quantization_aware:
+            return self._call_quantized(inputs, training, return_expansion, expansion_shortcut)
         x = inputs
         if self.expansion != 1:
             x = ops.relu6(self.expand_bn(self.expand(x), training=training))
@@ -212,6 +245,22 @@ class InvertedResidual(keras.layers.Layer):
             x = ops.relu6(x)
         if self.use_residual:
             x = x + inputs
+        return (x, expansion) if return_expansion else x
+
+    def _call_quantized(self, inputs, training, return_expansion, expansion_shortcut):
+        """`call` as int8 inference runs it: folded convs, every kept tensor on its 8-bit grid."""
+        x = inputs
+        if self.expansion != 1:
+            x = self.expand_range(ops.relu6(qlayers.folded_conv(x, self.expand, self.expand_bn)), training=training)
+        if expansion_shortcut is not None:
+            x = self.sum_range(x + expansion_shortcut, training=training)
+        expansion = x
+        x = ops.relu6(qlayers.folded_conv(x, self.depthwise, self.depthwise_bn, depthwise=True))
+        x = self.depthwise_range(x, training=training)
+        x = qlayers.folded_conv(x, self.project, self.project_bn)
+        x = self.project_range(ops.relu6(x) if self.activation == "relu6" else x, training=training)
+        if self.use_residual:
+            x = self.sum_range(x + inputs, training=training)
         return (x, expansion) if return_expansion else x
 
     def _call_split(self, inputs, return_expansion, expand=None, groups=None):
@@ -251,7 +300,8 @@ class InvertedResidual(keras.layers.Layer):
                 "strides": self.strides, "dilation_rate": self.dilation_rate,
                 "expansion_splits": self.expansion_splits, "activation": self.activation,
                 "shortcut": self.shortcut, "weight_decay": self.weight_decay,
-                "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
+                "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon,
+                "quantization_aware": self.quantization_aware}
 
 
 def split_slices(channels: int, splits: int) -> list[slice]:

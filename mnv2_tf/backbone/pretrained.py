@@ -154,3 +154,16 @@ def copy_backbone_weights(source: keras.Model, target: keras.Model, config: Back
         dst.set_weights(src.get_weights())
         copied += 1
     return copied
+
+
+def copy_matching_weights(source: keras.Model, target: keras.Model) -> int:
+    """Copies every weight of `source` into the `target` weight of the same path (a float run into its
+    quantization-aware copy, whose extra weights, the ranges, keep their start). Every source weight
+    must find its place, with its shape. Returns the count."""
+    wanted = {w.path: w for w in target.weights}
+    for w in source.weights:
+        if w.path not in wanted or tuple(wanted[w.path].shape) != tuple(w.shape):
+            raise ModelFileError(f"the source's weight {w.path} {tuple(w.shape)} has no match in this network: "
+                                 "start from a run of the same experiment, width, resolution and classes")
+        wanted[w.path].assign(w)
+    return len(source.weights)

@@ -129,8 +129,13 @@ class Task(abc.ABC):
         if t.init_checkpoint:
             init = workspace.resolve_run(t.init_checkpoint)
             source, _ = runs.load_run(init)
-            n = pretrained.copy_backbone_weights(source, model, self.config.model)
-            print(f"initialised {n} backbone layers from {init}", file=sys.stderr, flush=True)
+            if self.config.model.quantization_aware:  # fine-tuning the same network: every weight
+                n = pretrained.copy_matching_weights(source, model)
+                print(f"initialised {n} weights (all but the quantization ranges) from {init}", file=sys.stderr,
+                      flush=True)
+            else:
+                n = pretrained.copy_backbone_weights(source, model, self.config.model)
+                print(f"initialised {n} backbone layers from {init}", file=sys.stderr, flush=True)
         return model
 
     @property

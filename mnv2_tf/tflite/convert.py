@@ -47,7 +47,7 @@ def _native_logs_quiet():
 
 
 def convert(model: keras.Model, quantization: str, representative=None, input_type: str = "uint8",
-            output_type: str = "float32", endpoint=None) -> bytes:
+            output_type: str = "float32", endpoint=None, quantization_aware: bool = False) -> bytes:
     """Returns the .tflite flatbuffer of `model` (fixed batch 1).
 
     Args:
@@ -55,6 +55,8 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
       input_type, output_type: int8 I/O types ("uint8", "int8", "float32").
       endpoint: f(image) -> tensor or {name: tensor}, the exported computation
         (default: the model's logits). Output names become the signature's.
+      quantization_aware: the model holds fake quant ops (docs/quantization.md): int8 takes their
+        ranges, no calibration; the check that every operator is integer is `verify_integer_only`.
     """
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization {quantization!r}; choose from {QUANTIZATIONS}")
@@ -72,6 +74,11 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
         if quantization == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "int8" and quantization_aware:
+            # Only these: target_spec.supported_ops=INT8 would demand a representative dataset (TF 2.20).
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.inference_input_type = IO_TYPES[input_type]
+            converter.inference_output_type = IO_TYPES[output_type]
         elif quantization == "int8":
             if representative is None:
                 raise ExportError("int8 needs calibration data (a representative dataset); "
@@ -85,3 +92,23 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
             converter.inference_output_type = IO_TYPES[output_type]
         with _native_logs_quiet():
             return converter.convert()
+
+
+FLOAT_OPS_ALLOWED = {"QUANTIZE", "DEQUANTIZE"}  # the float I/O ends of an int8 file
+POSTPROCESS_OPS = {"TFLite_Detection_PostProcess", "CUSTOM"}
+
+
+def verify_integer_only(content: bytes) -> None:
+    """Raises ExportError when an operator of an int8 file computes in float (a tensor without a range)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mnv2_tf import compat
+
+    interpreter = Interpreter(model_content=content)
+    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    floating = sorted({op["op_name"] for op in compat.ops_details(interpreter)
+                       if op["op_name"] not in FLOAT_OPS_ALLOWED | POSTPROCESS_OPS
+                       and any(tensors.get(i) == np.float32 for i in op["inputs"] if i >= 0)})
+    if floating:
+        raise ExportError(f"the quantization-aware int8 file computes {', '.join(floating)} in float: a tensor "
+                          "lacks its fake quant (docs/quantization.md)")

@@ -38,7 +38,8 @@ FIELDS = {
     "label_smoothing": "train.label_smoothing", "ema_decay": "train.ema_decay",
     "mixed_precision": "train.precision",
     "init_imagenet": "train.init_imagenet", "warmup_epochs": "train.warmup_epochs",
-    "init_checkpoint": "train.init_checkpoint", "validation_fraction": "data.validation_fraction",
+    "init_checkpoint": "train.init_checkpoint", "quantization_aware": "model.quantization_aware",
+    "validation_fraction": "data.validation_fraction",
     "test_fraction": "data.test_fraction", "skip_missing": "data.skip_missing", "images_dir": "data.images_dir",
 }
 
@@ -83,6 +84,9 @@ def define_flags():
     flags.DEFINE_enum("mixed_precision", None, ["float32", "mixed_bfloat16", "mixed_float16"],
                       "Training precision (train.precision): mixed bfloat16 roughly doubles GPU training speed; "
                       "weights, losses and the saved model stay float32.")
+    flags.DEFINE_bool("quantization_aware", None, "Quantization-aware training (model.quantization_aware; "
+                      "classification): fine-tune a float run (--init_checkpoint copies all its weights) so that "
+                      "its int8 export, made without calibration, keeps the float accuracy (docs/quantization.md).")
     flags.DEFINE_bool("init_imagenet", None, "Start from cached keras.applications ImageNet weights.")
     flags.DEFINE_float("warmup_epochs", None, "Linear warm-up epochs.")
     flags.DEFINE_multi_string("override", [], "section.field=value for any config field, e.g. "

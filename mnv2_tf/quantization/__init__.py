@@ -1,0 +1,1 @@
+"""Quantization-aware training (issue 26): fake quantization as the TFLite converter reads it."""
