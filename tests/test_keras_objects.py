@@ -12,6 +12,7 @@ import mnv2_tf
 from helpers import randomize_batch_norm
 from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.backbone.layers import ConvBN, InvertedResidual, SplitStemBottleneck
+from mnv2_tf.quantization.layers import ActivationRange, QuantizedDense
 
 RNG = np.random.default_rng(0)
 
@@ -56,6 +57,9 @@ def _layer_cases():
         "BroadcastLike": lambda: _segmentation_pair(BroadcastLike),
         "ResizeLike": lambda: _segmentation_pair(ResizeLike),
         "DetectionPostprocess": _detection_postprocess,
+        "ActivationRange": lambda: (_layer_model(ActivationRange(), (16, 16, 8)), [_image()]),
+        "QuantizedDense": lambda: (_layer_model(QuantizedDense(5), (8,)),
+                                   [RNG.uniform(-1, 1, (2, 8)).astype("float32")]),
     }
 
 
@@ -115,7 +119,7 @@ FORMS = {
     dict(shortcut="expansion"), "no_shortcut": dict(shortcut="none"), "expansion_rate_10": dict(expansion_rate=10),
     "t_half": dict(expansion_rate=0.5), "fractional_t": dict(table=[(1, 16, 1, 1), (2.5, 24, 2, 2), (6, 32, 2, 2)]),
     "splits_3": dict(expansion_splits=3), "split_stem": dict(expansion_splits=(2, 1, 3, 1, 1)),
-    "output_stride_8": dict(output_stride=8),
+    "output_stride_8": dict(output_stride=8), "quantization_aware": dict(quantization_aware=True),
 }
 
 
