@@ -65,7 +65,7 @@ def test_before_fine_tuning_the_folded_quantized_network_computes_the_float_one(
     assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.99
 
 
-def test_qat_is_refused_where_it_cannot_hold(data_dir):
+def test_qat_is_refused_where_it_cannot_hold():
     with pytest.raises(ConfigError, match="detection head is not quantization-aware"):
         overrides.apply(experiments.get("smoke", "detection"), ["model.quantization_aware=true"])
     with pytest.raises(ConfigError, match="trains in float32"):
