@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,9 +15,15 @@ pytestmark = pytest.mark.slow
 UNWRITABLE = "/sys/kernel/mnv2_tf_test"  # no one may create this, root included
 
 
-def _tool(name, *args):
-    return subprocess.run([sys.executable, "-m", f"mnv2_tf.tools.{name}", *args], capture_output=True, text=True,
-                          timeout=600)
+def _tools(rows):
+    """Each (tool, args) row run as `python -m mnv2_tf.tools.<tool>` runs it, in forked children of one
+    interpreter that imported TensorFlow once (tests/tool_fork.py: ~8 s a row otherwise)."""
+    driver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tool_fork.py")
+    out = subprocess.run([sys.executable, driver], input=json.dumps([[tool, args] for tool, args, _ in rows]),
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [subprocess.CompletedProcess(row[:2], r["returncode"], r["stdout"], r["stderr"])
+            for row, r in zip(rows, json.loads(out.stdout))]
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +59,11 @@ def test_bad_input_table(broken, data_dir, tmp_path):
         ("classify", [f"--model={r}/junk.tflite", f"--image={r}/a_file"], "is not a readable image"),
         ("latency", [f"--models={r}/junk.tflite", f"--out_dir={tmp_path}/lat"], f"{r}/junk.tflite is not a readable .tflite"),
         ("latency", [f"--models={r}/junk.tflite", f"--out_dir={r}/a_file"], f"--out_dir {r}/a_file is a file"),
+        ("latency", [f"--models={r}/nothing_here", f"--out_dir={tmp_path}/lat"], "no .tflite files"),
         ("export", [f"--model={r}/empty"], "config.json lacks"),
     ]
     before = sorted(os.listdir(r)), sorted(os.listdir(tmp_path))
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda row: _tool(row[0], *row[1]), rows))
+    results = _tools(rows)
     for (tool, args, says), out in zip(rows, results):
         lines = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
         assert out.returncode == 2, (tool, args, out.stderr[-1500:])

@@ -1,8 +1,9 @@
 """Exact resume in every case, checkpoints verified on restore, and bad input that stops cleanly.
 
 Resume is checked bit for bit against an uninterrupted run with a batch that does not divide the
-split (256 % 24 = 16), at several points, with a planted corrupt image, and through two SIGKILLs at
-seeded moments in the classification smoke run; a mixed bfloat16 run resumes bit for bit too.
+split (256 % 24 = 16) and a planted corrupt image skipped in every epoch: across an epoch boundary,
+inside an epoch from a checkpoint before a rejected one, and through two SIGKILLs at seeded moments
+in the classification smoke run; a mixed bfloat16 run resumes bit for bit too.
 """
 
 import contextlib
@@ -30,9 +31,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def references(data_dir, tmp_path_factory):
+def corrupt_data(data_dir, tmp_path_factory):
+    """Every resume of this module reads the built-in data with one training record that is no image."""
+    return _corrupted_copy(data_dir, tmp_path_factory.mktemp("corrupt"))
+
+
+@pytest.fixture(scope="module")
+def references(corrupt_data, tmp_path_factory):
     run = str(tmp_path_factory.mktemp("reference") / "classification")
-    train(smoke_config("classification", data_dir), run, verbose=0)
+    metrics = train(smoke_config("classification", corrupt_data), run, verbose=0)
+    assert metrics["corrupt_images_skipped_in_training"] >= EPOCHS and metrics["corrupt_images_skipped"] == 0
     return {"classification": run}
 
 
@@ -52,30 +60,17 @@ def _corrupted_copy(data_dir, tmp_path, index=5):
     return str(copy)
 
 
-def test_resume_across_an_epoch_boundary_is_bit_identical(references, data_dir, tmp_path):
-    """More epochs later, as `--epochs=1` then `--epochs=2` (the outside check's case). A resume inside an
-    epoch (step 14) is checked with a corrupt image below and in mixed bfloat16 (test_mixed_precision.py),
-    inside the first epoch by the SIGKILLs."""
-    short = smoke_config("classification", data_dir)
+def test_resume_across_an_epoch_boundary_is_bit_identical(references, corrupt_data, tmp_path):
+    """More epochs later, as `--epochs=1` then `--epochs=2` (the outside check's case), with the corrupt
+    record skipped in both epochs. Resumes inside an epoch: the rejected checkpoint below (from step 14),
+    the SIGKILLs, and mixed bfloat16 (test_mixed_precision.py)."""
+    short = smoke_config("classification", corrupt_data)
     short.train.epochs = 1
     run = str(tmp_path / "longer")
     train(short, run, verbose=0)
-    metrics = train(smoke_config("classification", data_dir), run, verbose=0)
+    metrics = train(smoke_config("classification", corrupt_data), run, verbose=0)
     assert metrics["step"] == EPOCHS * STEPS
     assert_identical(references["classification"], run)
-
-
-def test_resume_is_exact_with_a_corrupt_image(data_dir, tmp_path):
-    corrupt = _corrupted_copy(data_dir, tmp_path)
-    config = smoke_config("classification", corrupt)
-    ref = str(tmp_path / "ref")
-    metrics = train(config, ref, verbose=0)
-    assert metrics["corrupt_images_skipped_in_training"] >= EPOCHS and metrics["corrupt_images_skipped"] == 0
-    for step in (14,):  # past the corrupt record in both data epochs
-        run = str(tmp_path / f"at{step}")
-        rewind(ref, run, step)
-        train(smoke_config("classification", corrupt), run, verbose=0)
-        assert_identical(ref, run)
 
 
 def _kill_loop(task, data_dir, run, seed, kills):
@@ -105,9 +100,9 @@ def _kill_loop(task, data_dir, run, seed, kills):
 # Two kills of the classification run (each kill costs a fresh interpreter: the suite's budget,
 # docs/testing.md). Detection and segmentation restore through the same code; what is theirs, the
 # resumed training stream, is checked batch for batch in tests/tasks/test_resumed_streams.py.
-def test_sigkills_at_seeded_moments_end_bit_identical(references, data_dir, tmp_path):
+def test_sigkills_at_seeded_moments_end_bit_identical(references, corrupt_data, tmp_path):
     run = str(tmp_path / "run")
-    landed = _kill_loop("classification", data_dir, run, seed=7, kills=2)
+    landed = _kill_loop("classification", corrupt_data, run, seed=7, kills=2)
     assert landed[0] < EPOCHS * STEPS, landed  # at least one kill landed before the end
     assert_identical(references["classification"], run)
     found = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))
@@ -115,13 +110,13 @@ def test_sigkills_at_seeded_moments_end_bit_identical(references, data_dir, tmp_
     assert all(checkpointing.verify(path) is None for _, path in found)
 
 
-def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(references, data_dir, tmp_path):
+def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(references, corrupt_data, tmp_path):
     """The outside check: 16 values of a depthwise kernel set to 1e30, same size, newest checkpoint."""
     import h5py
 
     ref = references["classification"]
     run = str(tmp_path / "run")
-    rewind(ref, run, 14)
+    rewind(ref, run, 18)
     newest = checkpointing.list_checkpoints(os.path.join(run, "checkpoints"))[0][1]
     with h5py.File(newest, "r+") as f:
         names = []
@@ -132,11 +127,11 @@ def test_a_checkpoint_corrupted_in_place_is_rejected_and_the_previous_one_used(r
         data[...] = values
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        train(smoke_config("classification", data_dir), run, verbose=0)
+        train(smoke_config("classification", corrupt_data), run, verbose=0)
     assert f"skipping checkpoint {newest}: sha256" in stderr.getvalue()
-    assert f"Resuming from step 10 of {EPOCHS * STEPS}" in stderr.getvalue()
+    assert f"Resuming from step 14 of {EPOCHS * STEPS}" in stderr.getvalue()
     assert os.path.exists(newest + ".rejected")  # kept for inspection, out of the way
-    assert_identical(ref, run)  # the rerun from step 10 gives the uninterrupted result
+    assert_identical(ref, run)  # the rerun from step 14, inside an epoch, gives the uninterrupted result
 
 
 def test_non_finite_weights_in_a_checkpoint_are_rejected(tmp_path):
@@ -168,15 +163,15 @@ def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
         train(config, str(run), verbose=0)
 
 
-def test_a_finished_run_says_so_and_failed_starts_leave_nothing(references, data_dir, tmp_path, capfd):
+def test_a_finished_run_says_so_and_failed_starts_leave_nothing(references, corrupt_data, tmp_path, capfd):
     run = str(tmp_path / "done")
     shutil.copytree(references["classification"], run)
-    train(smoke_config("classification", data_dir), run, verbose=0)
+    train(smoke_config("classification", corrupt_data), run, verbose=0)
     err = capfd.readouterr().err
     assert f"already trained (step {EPOCHS * STEPS} of {EPOCHS * STEPS}" in err and "Resuming" not in err
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["split"] == "validation" and metrics["corrupt_images_skipped"] == 0
-    big = smoke_config("classification", data_dir)
+    big = smoke_config("classification", corrupt_data)
     big.train.batch_size = 100000
     with pytest.raises(Exception, match="batch_size 100000 exceeds"):
         train(big, str(tmp_path / "new"), verbose=0)
