@@ -110,7 +110,11 @@ class TrainConfig:
     divergence_factor: float = 1e3  # ... or this many times its lowest value so far (0: off)
     strategy: str = "one_device"
     init_imagenet: bool = False
-    init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its backbone is copied
+    init_checkpoint: Optional[str] = None  # one of our run dirs / .keras files: its weights start this run
+    # What init_checkpoint gives: "backbone" (layer_1 ... layer_19: another task or dataset), "all" (every
+    # weight: the same network trained on, its head included) or None: "all" when quantization-aware, else
+    # "backbone"
+    init_checkpoint_weights: Optional[str] = None
     steps_per_execution: int = 1
     jit_compile: str = "auto"  # "auto": XLA on GPU/TPU only (it is ~8x slower on CPU here), "on", "off"
     precision: str = "float32"  # Keras dtype policy of training: float32, mixed_bfloat16, mixed_float16
@@ -122,6 +126,8 @@ class TrainConfig:
             (self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {self.strategy!r}"),
             (self.jit_compile in ("auto", "on", "off"), f"jit_compile must be auto|on|off, got {self.jit_compile!r}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
+            (self.init_checkpoint_weights in (None, "backbone", "all"),
+             f"init_checkpoint_weights must be backbone|all (or unset), got {self.init_checkpoint_weights!r}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (0 < self.learning_rate < math.inf, f"learning_rate must be > 0 and finite, got {self.learning_rate}"),

@@ -129,10 +129,11 @@ class Task(abc.ABC):
         if t.init_checkpoint:
             init = workspace.resolve_run(t.init_checkpoint)
             source, _ = runs.load_run(init)
-            if self.config.model.quantization_aware:  # fine-tuning the same network: every weight
+            scope = t.init_checkpoint_weights or ("all" if self.config.model.quantization_aware else "backbone")
+            if scope == "all":  # the same network trained on (quantization-aware: its ranges start afresh)
                 n = pretrained.copy_matching_weights(source, model)
-                print(f"initialised {n} weights (all but the quantization ranges) from {init}", file=sys.stderr,
-                      flush=True)
+                rest = " (all but the quantization ranges)" if self.config.model.quantization_aware else ""
+                print(f"initialised {n} weights{rest} from {init}", file=sys.stderr, flush=True)
             else:
                 n = pretrained.copy_backbone_weights(source, model, self.config.model)
                 print(f"initialised {n} backbone layers from {init}", file=sys.stderr, flush=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mnv2_tf import experiments
-from mnv2_tf.errors import CheckpointError
+from mnv2_tf.errors import CheckpointError, ConfigError
 from mnv2_tf.training.loop import train
 from mnv2_tf.training import checkpointing, optim
 from mnv2_tf.backbone import mobilenet_v2
@@ -66,7 +66,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(sm
 
 
 def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
-    from mnv2_tf.errors import CheckpointError, ConfigError, DatasetError
+    from mnv2_tf.errors import CheckpointError, ConfigError, ConfigError, DatasetError
     from mnv2_tf.experiments import overrides
     from mnv2_tf.training.loop import train
 
@@ -253,3 +253,27 @@ def test_changed_files_resume_only_when_accepted_and_are_logged_but_changed_clas
     renamed = {**grown, "class_names": ["square", "zcircle"]}
     with pytest.raises(CheckpointError, match=r"added \['zcircle'\], removed \['circle'\]"):
         runs.check_or_write_data(str(tmp_path), renamed, accept_changed=True)
+
+
+@pytest.mark.parametrize("scope,copied", [(None, "backbone"), ("backbone", "backbone"), ("all", "all")])
+def test_init_checkpoint_copies_the_backbone_or_every_weight(data_dir, tmp_path, capsys, scope, copied):
+    """`train.init_checkpoint_weights`: the backbone for another task or data (the default), every weight,
+    the classifier included, to train the same network on (what a quantization-aware run does)."""
+    from mnv2_tf import tasks
+    from mnv2_tf.experiments import overrides
+    base = overrides.apply(experiments.get("smoke", "classification"), [f"data.data_dir={data_dir}"])
+    source = tasks.create(base).model(base)
+    for w in source.weights:  # every weight unlike a fresh build's
+        w.assign(w.numpy() + 0.5)
+    source.save(tmp_path / "source.keras")
+    config = overrides.apply(base, [f"train.init_checkpoint={tmp_path / 'source.keras'}"] +
+                             ([f"train.init_checkpoint_weights={scope}"] if scope else []))
+    task = tasks.create(config)
+    model = task.initialise(task.model(config))
+    same = {w.path: np.array_equal(w.numpy(), v.numpy()) for w, v in zip(model.weights, source.weights)}
+    backbone = [p for p in same if p.startswith("layer_")]
+    assert len(backbone) > 200 and all(same[p] for p in backbone)
+    assert all(same.values()) == (copied == "all")  # the logits layer: copied, or left as built
+    assert ("initialised 19 backbone layers" in capsys.readouterr().err) == (copied == "backbone")
+    with pytest.raises(ConfigError, match="init_checkpoint_weights must be backbone|all"):
+        overrides.apply(base, ["train.init_checkpoint_weights=head"])
