@@ -10,8 +10,10 @@ from mnv2_tf import compat, experiments
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.experiments import overrides
 from mnv2_tf.tflite.export import ExportOptions, export
+from mnv2_tf.tflite.runner import TFLiteRunner
 from mnv2_tf.training.loop import train
 
+from mediapipe_helpers import TOLERANCE, WARNING, mediapipe
 
 
 def _ops(path):
@@ -40,6 +42,12 @@ def test_qat_fine_tunes_a_float_run_and_exports_int8_without_calibration(smoke_r
     assert report["quantization"] == "int8" and report["verification"]["passed"], report["verification"]
     ptq = _ops(exports("classification")["int8"]["file"])
     assert _ops(report["file"]) == ptq  # the same operators as post-training int8
+    # MediaPipe Tasks, what phone apps run, loads it without a warning and gives what LiteRT gives
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    got, stderr = mediapipe("classifier", report["file"], pixels, tmp_path)
+    assert not WARNING.search(stderr), stderr
+    want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
+    np.testing.assert_allclose(got["scores"], want, atol=TOLERANCE["int8"])
 
 
 def test_before_fine_tuning_the_folded_quantized_network_computes_the_float_one():

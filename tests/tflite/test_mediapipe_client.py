@@ -5,10 +5,6 @@ runs there in a subprocess. Every file must load without a warning and give what
 interpreter gives when fed the same uint8 pixels.
 """
 
-import os
-import re
-import subprocess
-
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -18,41 +14,9 @@ from mnv2_tf.data import tfds_io
 from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.tflite.runner import TFLiteRunner
 
+from mediapipe_helpers import TOLERANCE, WARNING, mediapipe
+
 pytestmark = pytest.mark.slow
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV = os.path.join(ROOT, ".venv-mediapipe")
-DRIVER = os.path.join(ROOT, "mnv2_tf", "tflite", "mediapipe_driver.py")
-# MediaPipe bundles its own TFLite/XNNPACK build: float files agree to 1e-5; an int8 file may differ by
-# one step of its 8-bit output (1/256) on a CPU where the two builds pick different int8 kernels.
-TOLERANCE = {"float32": 1e-5, "float16": 1e-5, "int8": 1 / 256 + 1e-5}
-WARNING = re.compile(r"^(W\d{4} |WARNING: (?!Logging before InitGoogle))|warn", re.IGNORECASE | re.MULTILINE)
-
-
-def _missing(reason: str):
-    """Skip on a developer's machine; fail in CI (CI=true), where the client must be checked."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI=true: the MediaPipe client check may not be skipped)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _python():
-    unavailable = os.path.join(VENV, "UNAVAILABLE")
-    if os.path.exists(unavailable):
-        _missing("MediaPipe venv unavailable: " + open(unavailable).read().strip())
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        _missing("no .venv-mediapipe: `make test` (or `make mediapipe-venv`) builds it")
-    return python
-
-
-def _mediapipe(task, model, images, tmp_path):
-    np.save(tmp_path / "images.npy", images)
-    out = tmp_path / f"{os.path.basename(model)}.npz"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    result = subprocess.run([_python(), DRIVER, task, model, str(tmp_path / "images.npy"), str(out)],
-                            capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(out)), result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +25,10 @@ def pixels(data_dir):
     return np.stack([ex["image"] for ex in tfds.as_numpy(builder.as_dataset(split="test").take(6))])
 
 
-def test_classifier_in_mediapipe(smoke_run, exports, pixels, tmp_path):
+def test_classifier_inmediapipe(smoke_run, exports, pixels, tmp_path):
     names = runs.read_labels(smoke_run)
     for report in exports("classification").values():
-        got, stderr = _mediapipe("classifier", report["file"], pixels, tmp_path)
+        got, stderr = mediapipe("classifier", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
         assert list(got["names"]) == names
@@ -74,10 +38,10 @@ def test_classifier_in_mediapipe(smoke_run, exports, pixels, tmp_path):
                                    err_msg=report["quantization"])
 
 
-def test_detector_in_mediapipe(detection_run, exports, pixels, tmp_path):
+def test_detector_inmediapipe(detection_run, exports, pixels, tmp_path):
     names = runs.read_labels(detection_run)
     for report in exports("detection").values():
-        got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
+        got, stderr = mediapipe("detector", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
         matched, total, tolerance = 0, 0, TOLERANCE[report["quantization"]]
@@ -102,12 +66,12 @@ def _decoded(raw_boxes, anchors, scales=(10.0, 10.0, 5.0, 5.0)):
     return np.stack([cy - hh / 2, cx - ww / 2, cy + hh / 2, cx + ww / 2], -1)
 
 
-def test_raw_detector_in_mediapipe(detection_run, exports, pixels, tmp_path):
+def test_raw_detector_inmediapipe(detection_run, exports, pixels, tmp_path):
     """The 2-output form: MediaPipe decodes boxes with DETECTOR_METADATA's anchors and runs its own NMS.
     Every detection it returns must be one (anchor, class) of the interpreter's raw outputs."""
     names = ["background", *runs.read_labels(detection_run)]
     report = exports("detection", detection_postprocess=False)["float32"]
-    got, stderr = _mediapipe("detector", report["file"], pixels, tmp_path)
+    got, stderr = mediapipe("detector", report["file"], pixels, tmp_path)
     assert not WARNING.search(stderr), stderr
     want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)
     _, config = runs.load_run(detection_run)
@@ -126,9 +90,9 @@ def test_raw_detector_in_mediapipe(detection_run, exports, pixels, tmp_path):
     assert total > 0 and matched == total, (matched, total)
 
 
-def test_segmenter_in_mediapipe(exports, pixels, tmp_path):
+def test_segmenter_inmediapipe(exports, pixels, tmp_path):
     for report in exports("segmentation").values():
-        got, stderr = _mediapipe("segmenter", report["file"], pixels, tmp_path)
+        got, stderr = mediapipe("segmenter", report["file"], pixels, tmp_path)
         assert not WARNING.search(stderr), (report["quantization"], stderr)  # SEGMENTER_METADATA is read
         want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
         agreement = (got["category_mask"].reshape(want.shape[:3]) == want.argmax(-1)).mean()
