@@ -1,6 +1,10 @@
 """Runs many tool command lines, each as `python -m mnv2_tf.tools.<name> <args>` runs it, in forked children
 of one interpreter that imported TensorFlow once (~5.5 s a tool otherwise: the suite's budget,
-docs/testing.md). Each child has fresh absl flags, its own stdout / stderr and exit code.
+docs/testing.md). Each child has fresh absl flags, its own stdout / stderr and exit code; they run one
+after another, so a row may use what an earlier row wrote.
+
+  from tool_fork import tools
+  train, evaluate = tools([("train", [...]), ("evaluate", [...])], cwd=..., env=...)   # CompletedProcess each
 
   python tests/tool_fork.py < rows.json    # [[name, [args...]], ...] -> [{returncode, stdout, stderr}, ...]
 """
@@ -8,12 +12,21 @@ docs/testing.md). Each child has fresh absl flags, its own stdout / stderr and e
 import json
 import os
 import runpy
+import subprocess
 import sys
 import tempfile
 import traceback
 
-import tensorflow  # noqa: F401  what every tool imports first; forked children inherit it
-from absl import flags  # noqa: F401
+
+def tools(rows, cwd=None, env=None, timeout=900) -> list:
+    """Each (tool, args) row as its command line runs it, all in one driver process started in `cwd` with
+    `env` (the caller's when None)."""
+    rows = [(name, [str(a) for a in args]) for name, args in rows]
+    out = subprocess.run([sys.executable, os.path.abspath(__file__)], input=json.dumps(rows), cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [subprocess.CompletedProcess([f"mnv2_tf.tools.{name}", *args], r["returncode"], r["stdout"],
+                                        r["stderr"]) for (name, args), r in zip(rows, json.loads(out.stdout))]
 
 
 def _child(name: str, args: list) -> int:
@@ -46,5 +59,8 @@ def run(name: str, args: list) -> dict:
 
 
 if __name__ == "__main__":
+    import tensorflow  # noqa: F401  what every tool imports first; forked children inherit it
+    from absl import flags  # noqa: F401
+
     rows = json.load(sys.stdin)
     json.dump([run(name, args) for name, args in rows], sys.stdout)

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.slow
 LOAD = """
 import sys, numpy as np, keras
 import mnv2_tf
-model = keras.saving.load_model(sys.argv[1])  # compiled: its loss, metrics and schedule are ours
-assert model.compiled and model.loss is not None, "the loss was not restored"
-np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+for model_file, inputs, outputs in zip(*[iter(sys.argv[1:])] * 3):
+    model = keras.saving.load_model(model_file)  # compiled: its loss, metrics and schedule are ours
+    assert model.compiled and model.loss is not None, f"the loss of {model_file} was not restored"
+    np.save(outputs, model.predict(np.load(inputs), verbose=0))
 """
 
 
@@ -42,15 +43,21 @@ def test_config_round_trips_and_rebuilds_the_same_network(run):
     np.testing.assert_allclose(rebuilt(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
 
 
-def test_compiled_model_loads_in_a_fresh_process_after_import_mnv2_tf(run, tmp_path):
-    _, run_dir = run
-    model, config = runs.load_run(run_dir)
-    x = np.random.default_rng(0).uniform(-1, 1, (2,) + tuple(config.model.input_shape)).astype("float32")
-    np.save(tmp_path / "x.npy", x)
-    out = subprocess.run([sys.executable, "-c", LOAD, f"{run_dir}/{runs.MODEL}", str(tmp_path / "x.npy"),
-                          str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=300)
+def test_compiled_models_load_in_a_fresh_process_after_import_mnv2_tf(request, tmp_path):
+    """Every task's run in one fresh interpreter (one start: the suite's budget, docs/testing.md)."""
+    args, expected = [], []
+    for task in tasks.names():
+        model, config = runs.load_run(request.getfixturevalue(RUN_FIXTURES[task]))
+        x = np.random.default_rng(0).uniform(-1, 1, (2,) + tuple(config.model.input_shape)).astype("float32")
+        np.save(tmp_path / f"{task}_x.npy", x)
+        args += [f"{request.getfixturevalue(RUN_FIXTURES[task])}/{runs.MODEL}", tmp_path / f"{task}_x.npy",
+                 tmp_path / f"{task}_y.npy"]
+        expected.append((task, model.predict(x, verbose=0)))
+    out = subprocess.run([sys.executable, "-c", LOAD, *map(str, args)], capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), atol=1e-5)
+    for task, y in expected:
+        np.testing.assert_allclose(np.load(tmp_path / f"{task}_y.npy"), y, atol=1e-5, err_msg=task)
 
 
 def test_float32_export_passes_the_tasks_own_check(run, exports, tmp_path, monkeypatch):

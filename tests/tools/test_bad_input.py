@@ -4,26 +4,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from mnv2_tf.errors import DeviceError as AdbError
 from mnv2_tf.latency import adb
 
+from tool_fork import tools
+
 pytestmark = pytest.mark.slow
 UNWRITABLE = "/sys/kernel/mnv2_tf_test"  # no one may create this, root included
-
-
-def _tools(rows):
-    """Each (tool, args) row run as `python -m mnv2_tf.tools.<tool>` runs it, in forked children of one
-    interpreter that imported TensorFlow once (tests/tool_fork.py: ~8 s a row otherwise)."""
-    driver = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tool_fork.py")
-    out = subprocess.run([sys.executable, driver], input=json.dumps([[tool, args] for tool, args, _ in rows]),
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return [subprocess.CompletedProcess(row[:2], r["returncode"], r["stdout"], r["stderr"])
-            for row, r in zip(rows, json.loads(out.stdout))]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +53,7 @@ def test_bad_input_table(broken, data_dir, tmp_path):
         ("export", [f"--model={r}/empty"], "config.json lacks"),
     ]
     before = sorted(os.listdir(r)), sorted(os.listdir(tmp_path))
-    results = _tools(rows)
+    results = tools([(tool, args) for tool, args, _ in rows])  # one interpreter (tests/tool_fork.py)
     for (tool, args, says), out in zip(rows, results):
         lines = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
         assert out.returncode == 2, (tool, args, out.stderr[-1500:])

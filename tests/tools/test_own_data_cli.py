@@ -2,8 +2,6 @@
 through the command-line tools alone."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,13 +10,10 @@ from mnv2_tf.evaluation import evaluate_path
 from mnv2_tf.tasks.base import EvalOptions
 from mnv2_tf.tflite import metadata as tflite_metadata
 
+from tool_fork import tools
+
 LIMITS = {"train": 48, "validation": 16, "test": 16}
 SHAPES = ["circle", "square", "triangle", "star", "cross", "ring"]
-
-
-def _tool(name, *args):
-    return subprocess.run([sys.executable, "-m", f"mnv2_tf.tools.{name}", *args], capture_output=True, text=True,
-                          timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +27,18 @@ def folders(data_dir, tmp_path_factory):
     return out
 
 
-def _train(task, spec, data_dir, run_dir, *extra):
-    result = _tool("train", f"--task={task}", "--experiment=smoke", f"--dataset={spec}", f"--data_dir={data_dir}",
-                   f"--model_dir={run_dir}", "--epochs=1", "--batch_size=16", *extra)
+def _train(task, spec, data_dir, run_dir, *then):
+    """The train tool on `spec`, then the `then` rows (tool, args), in one interpreter (tests/tool_fork.py)."""
+    result, *more = tools([("train", [f"--task={task}", "--experiment=smoke", f"--dataset={spec}",
+                                      f"--data_dir={data_dir}", f"--model_dir={run_dir}", "--epochs=1",
+                                      "--batch_size=16"]), *then])
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    for out in more:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), more
 
 
-def _export_labels(run_dir, out_dir):
-    result = _tool("export", f"--model={run_dir}", "--quantization=float32", "--verify_images=8",
-                   f"--out_dir={out_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
+def _exported_labels(result):
     (path,) = [line.split(" ", 1)[1] for line in result.stderr.splitlines() if line.startswith("wrote ")
                and line.endswith(".tflite")]
     return tflite_metadata.read(open(path, "rb").read())["files"]["labels.txt"].split()
@@ -52,11 +48,13 @@ def _export_labels(run_dir, out_dir):
 def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
     spec = f"image_folder:{folders['image_folder']}"
     data = str(tmp_path / "data")
-    metrics = _train("classification", spec, data, tmp_path / "run")
+    export = ("export", [f"--model={tmp_path / 'run'}", "--quantization=float32", "--verify_images=8",
+                         f"--out_dir={tmp_path / 'export'}"])
+    metrics, (exported,) = _train("classification", spec, data, tmp_path / "run", export)
     again = evaluate_path(str(tmp_path / "run"), EvalOptions("validation", 16))
     assert metrics["split"] == "validation" and again["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
     assert open(tmp_path / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
-    assert _export_labels(tmp_path / "run", tmp_path / "export") == sorted(SHAPES)
+    assert _exported_labels(exported) == sorted(SHAPES)
     # The errors in-process (the tools print any such error as `error: ...`, exit 2: tests/tools/test_bad_input.py)
     from mnv2_tf import experiments
     from mnv2_tf.errors import Mnv2Error
@@ -89,7 +87,7 @@ def _objects(spec, data_dir):
 def test_detection_layouts_train_and_agree(folders, tmp_path):
     """COCO through the tool, trained; VOC prepared: the same boxes and labels image by image (the same
     boxes must give the same model). The export's labels come from labels.txt, as shown above."""
-    metrics = _train("detection", f"coco:{folders['coco']}", str(tmp_path / "data"), tmp_path / "run")
+    metrics, _ = _train("detection", f"coco:{folders['coco']}", str(tmp_path / "data"), tmp_path / "run")
     assert metrics["split"] == "validation"  # evaluate reproducing training's numbers: image_folder above
     assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order
     coco, voc = (_objects(f"{f}:{folders[f]}", str(tmp_path / "data")) for f in ("coco", "voc"))
@@ -98,9 +96,8 @@ def test_detection_layouts_train_and_agree(folders, tmp_path):
 
 @pytest.mark.slow
 def test_masks_layout_trains_and_evaluates(folders, tmp_path):
-    metrics = _train("segmentation", f"masks:{folders['masks']}", str(tmp_path / "data"), tmp_path / "run")
+    metrics, (result,) = _train("segmentation", f"masks:{folders['masks']}", str(tmp_path / "data"),
+                                tmp_path / "run", ("evaluate", [f"--model={tmp_path}/run"]))
     assert "mIoU" in metrics
     assert open(tmp_path / "run" / "labels.txt").read().split() == ["background"] + SHAPES
-    result = _tool("evaluate", f"--model={tmp_path}/run")
-    assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["split"] == "test"  # the layout has a test split

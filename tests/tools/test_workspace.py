@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
-
 import pytest
 
 from mnv2_tf import workspace
+
+from tool_fork import tools
 
 def test_workspace_paths_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MNV2_WORKSPACE", str(tmp_path / "ws"))
@@ -30,13 +29,13 @@ def test_a_tool_run_elsewhere_writes_only_into_the_workspace(data_dir, tmp_path)
     cwd.mkdir()
     env = dict(os.environ, MNV2_WORKSPACE=str(ws), MNV2_DATA_DIR=data_dir)
 
-    def tool(name, *args):
-        return subprocess.run([sys.executable, "-m", f"mnv2_tf.tools.{name}", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=600)
-
-    out = tool("train", "--experiment=smoke", "--epochs=1")
-    assert out.returncode == 0, out.stderr[-3000:]
     run = ws / "runs" / "classification" / "smoke"
+    exported = ws / "export" / "classification" / "smoke" / "smoke_float32.tflite"
+    out, ev, exp = tools([("train", ["--experiment=smoke", "--epochs=1"]),  # one interpreter: tests/tool_fork.py
+                          ("evaluate", [f"--model={run}", "--split=validation"]),
+                          ("export", [f"--model={run}", "--quantization=float32", "--verify_images=8"])],
+                         cwd=cwd, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
     assert f"wrote {run}/model.keras" in out.stderr
     for name in ("config.json", "data.json", "labels.txt", "model.keras", "metrics.json", "logs"):
         assert (run / name).exists(), name
@@ -47,14 +46,11 @@ def test_a_tool_run_elsewhere_writes_only_into_the_workspace(data_dir, tmp_path)
     assert "images/s" in out.stderr and json.loads(out.stdout)["step"] == metrics["step"]  # stdout: the JSON alone
     assert "\x1b[" not in out.stderr and "\r" not in out.stderr  # a log file gets plain lines, one per epoch
     assert keras.saving.load_model(run / "model.keras", compile=False).output.shape == (None, 6)
-    ev = tool("evaluate", f"--model={run}", "--split=validation")
     assert ev.returncode == 0, ev.stderr[-2000:]
     result = json.loads(ev.stdout)
     assert result["split"] == "validation" and result["top1"] == metrics["top1"]
     assert result["top5"] == metrics["top5"] and abs(result["loss"] - metrics["loss"]) < 1e-4
-    out = tool("export", f"--model={run}", "--quantization=float32", "--verify_images=8")
-    assert out.returncode == 0, out.stderr[-3000:]
-    exported = ws / "export" / "classification" / "smoke" / "smoke_float32.tflite"
-    assert exported.exists() and f"wrote {exported}" in out.stderr
-    assert "smoke_float32.tflite" in out.stdout and "| yes |" in out.stdout  # the verification table
+    assert exp.returncode == 0, exp.stderr[-3000:]
+    assert exported.exists() and f"wrote {exported}" in exp.stderr
+    assert "smoke_float32.tflite" in exp.stdout and "| yes |" in exp.stdout  # the verification table
     assert list(cwd.iterdir()) == []  # nothing written where the tools were started

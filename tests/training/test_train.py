@@ -1,8 +1,6 @@
 """Training end to end on the built-in dataset: artefacts, crash resume, NaN, bad input."""
 
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,11 +15,6 @@ from mnv2_tf.backbone import mobilenet_v2
 STEPS_PER_EPOCH = 8  # smoke: 256 training examples / batch 32
 
 
-def _train_cmd(data_dir, model_dir, *extra):
-    return [sys.executable, "-m", "mnv2_tf.tools.train", "--experiment=smoke", f"--data_dir={data_dir}",
-            f"--model_dir={model_dir}", *extra]
-
-
 def _smoke_model(**train_overrides):
     """The smoke experiment's model and optimizer, to read its checkpoints."""
     config = experiments.get("smoke", "classification")
@@ -31,10 +24,6 @@ def _smoke_model(**train_overrides):
     model.compile(optimizer=optim.make_optimizer(config.train, STEPS_PER_EPOCH))
     model.optimizer.build(model.trainable_variables)
     return model
-
-
-def _run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
 
 
 @pytest.mark.slow
@@ -66,7 +55,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(sm
 
 
 def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
-    from mnv2_tf.errors import CheckpointError, ConfigError, ConfigError, DatasetError
+    from mnv2_tf.errors import DatasetError
     from mnv2_tf.experiments import overrides
     from mnv2_tf.training.loop import train
 
@@ -107,10 +96,13 @@ def test_a_run_killed_before_its_first_checkpoint_does_not_block_a_corrected_rer
 
 @pytest.mark.slow
 def test_the_train_tool_reports_errors_without_a_traceback(data_dir, tmp_path):
-    out = _run(_train_cmd(data_dir, tmp_path / "a", "--experiment=nope"))
-    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: unknown classification")
-    assert "Traceback" not in out.stderr and out.stdout == ""
-    out = _run(_train_cmd(data_dir, tmp_path / "a", "--override=train.lr_schedule=cosine", "--print_config"))
+    from tool_fork import tools  # one interpreter for both command lines
+
+    common = ["--experiment=smoke", f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'a'}"]
+    bad, out = tools([("train", [*common, "--experiment=nope"]),
+                      ("train", [*common, "--override=train.lr_schedule=cosine", "--print_config"])])
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: unknown classification")
+    assert "Traceback" not in bad.stderr and bad.stdout == ""
     assert out.returncode == 0 and json.loads(out.stdout)["train"]["lr_schedule"] == "cosine"
 
 
