@@ -35,7 +35,7 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _train(config, root: str, verbose: int) -> str:
+def train_in_workspace(config, root: str, verbose: int) -> str:
     """Trains `config` (and the run it starts from, when missing) in the workspace; returns the run dir."""
     config.data.data_dir = os.path.join(root, "data")
     init = config.train.init_checkpoint
@@ -46,7 +46,7 @@ def _train(config, root: str, verbose: int) -> str:
         if not runs.is_finished(source):
             _say(f"\n== Pre-training the backbone: {task} '{name}' (mnv2-train --task={task} --experiment={name}) ==")
             seconds = time.perf_counter()
-            _train(experiments.get(name, task), root, verbose)
+            train_in_workspace(experiments.get(name, task), root, verbose)
             _say(f"backbone pre-training took {time.perf_counter() - seconds:.0f} s")
         config.train.init_checkpoint = source
     run_dir = workspace.run_dir(config.task, config.name, root)
@@ -64,7 +64,7 @@ def run_demo(task_name: str, root: str | None = None, verbose: int = 2) -> int:
     task_class, paper, predictor = tasks.task_class(task_name), tasks.paper(task_name), tasks.predictor_class(task_name)
     print(f"== {task_name} against the paper (mnv2-profile --task={task_name}) ==")
     print(paper.paper_markdown(paper.demo_rows()))
-    run_dir = _train(experiments.get(DEMO_EXPERIMENT, task_name), root, verbose)
+    run_dir = train_in_workspace(experiments.get(DEMO_EXPERIMENT, task_name), root, verbose)
 
     model, config = runs.load_run(run_dir)
     result = evaluation.evaluate(model, config, EvalOptions("test", 50))

@@ -12,7 +12,7 @@ import mnv2_tf
 from helpers import randomize_batch_norm
 from mnv2_tf.backbone import BackboneConfig
 from mnv2_tf.backbone.layers import ConvBN, InvertedResidual, SplitStemBottleneck
-from mnv2_tf.quantization.layers import ActivationRange, QuantizedDense
+from mnv2_tf.quantization.layers import ActivationRange, QuantizedConv2D, QuantizedDense
 
 RNG = np.random.default_rng(0)
 
@@ -60,6 +60,7 @@ def _layer_cases():
         "ActivationRange": lambda: (_layer_model(ActivationRange(), (16, 16, 8)), [_image()]),
         "QuantizedDense": lambda: (_layer_model(QuantizedDense(5), (8,)),
                                    [RNG.uniform(-1, 1, (2, 8)).astype("float32")]),
+        "QuantizedConv2D": lambda: (_layer_model(QuantizedConv2D(6, 3, padding="same"), (16, 16, 8)), [_image()]),
     }
 
 

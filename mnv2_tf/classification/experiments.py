@@ -11,7 +11,6 @@ from mnv2_tf.defaults import DEFAULT_DATASET
 from mnv2_tf.experiments.schema import DataConfig, ExperimentConfig, TrainConfig
 
 HEAD_CONFIG = None  # the classifier is the backbone's own top (BackboneConfig.include_top)
-QUANTIZATION_AWARE = True  # every layer of the classifier has its fake quant (docs/quantization.md)
 
 
 def _imagenet(name: str, width: float, description: str) -> ExperimentConfig:

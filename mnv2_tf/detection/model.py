@@ -15,6 +15,7 @@ for the N anchors of `anchors.generate`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional
 
 import keras
@@ -25,6 +26,7 @@ from mnv2_tf.backbone.builder import require_num_classes
 from mnv2_tf.detection import anchors as anchor_lib
 from mnv2_tf.backbone.layers import ConvBN
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.quantization.layers import INPUT_RANGE, ActivationRange, QuantizedConv2D
 
 TAPS = ("layer_15/expansion_output", "layer_19")
 MIN_DEPTH = 16
@@ -84,18 +86,19 @@ def check_input_size(shape) -> tuple[int, int]:
     return h, w
 
 
-def _predictor(x, outputs: int, head: SSDLiteConfig, name: str):
+def _predictor(x, outputs: int, head: SSDLiteConfig, name: str, qat: bool):
     bias = dict(kernel_initializer=defaults.kernel_initializer(head.init_stddev),
                 kernel_regularizer=defaults.kernel_regularizer(head.weight_decay))
+    conv = functools.partial(QuantizedConv2D, quantize_output=False) if qat else keras.layers.Conv2D
     if head.separable:
         x = ConvBN(kernel_size=3, depthwise=True, bn_momentum=head.bn_momentum,
-                   weight_decay=head.weight_decay, name=f"{name}_depthwise")(x)
-        return keras.layers.Conv2D(outputs, 1, name=name, **bias)(x)
-    return keras.layers.Conv2D(outputs, 3, padding="same", name=name, **bias)(x)
+                   weight_decay=head.weight_decay, quantization_aware=qat, name=f"{name}_depthwise")(x)
+        return conv(outputs, 1, name=name, **bias)(x)
+    return conv(outputs, 3, padding="same", name=name, **bias)(x)
 
 
-def _extra_layer(x, depth: int, head: SSDLiteConfig, name: str):
-    common = dict(bn_momentum=head.bn_momentum, weight_decay=head.weight_decay)
+def _extra_layer(x, depth: int, head: SSDLiteConfig, name: str, qat: bool):
+    common = dict(bn_momentum=head.bn_momentum, weight_decay=head.weight_decay, quantization_aware=qat)
     x = ConvBN(depth // 2, 1, name=f"{name}_1x1", **common)(x)
     if head.separable:
         x = ConvBN(kernel_size=3, strides=2, depthwise=True, name=f"{name}_depthwise", **common)(x)
@@ -109,28 +112,35 @@ def ssdlite(backbone: BackboneConfig, head: SSDLiteConfig) -> keras.Model:
     check_input_size(backbone.input_shape)
     require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
-    features = backbone_features(inputs, backbone, TAPS)
+    qat = backbone.quantization_aware
+    features = backbone_features(ActivationRange(INPUT_RANGE, name="input_range")(inputs) if qat else inputs,
+                                 backbone, TAPS)
     h, w, _ = backbone.input_shape
     kind = "ssdlite" if head.separable else "ssd"
     return head_on(inputs, [features[t] for t in TAPS], backbone.width_multiplier, head,
-                   f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"))
+                   f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_{h}x{w}".replace(".", "_"), qat)
 
 
-def head_on(inputs, maps: list, width_multiplier: float, head: SSDLiteConfig, name: str) -> keras.Model:
+def head_on(inputs, maps: list, width_multiplier: float, head: SSDLiteConfig, name: str,
+            quantization_aware: bool = False) -> keras.Model:
     """The SSD(Lite) head on two backbone maps (stride 16 and 32): extra layers, box and class predictors
-    (also the paper's MobileNetV1 baseline of Table 6, `paper.py`)."""
+    (also the paper's MobileNetV1 baseline of Table 6, `paper.py`). `quantization_aware`: every conv as
+    int8 inference runs it, the predictions on one learned range (docs/quantization.md)."""
+    qat = quantization_aware
     maps = list(maps)
     x = maps[-1]
     for i, depth in enumerate(head.extra_depths):
-        x = _extra_layer(x, max(int(depth * width_multiplier), MIN_DEPTH), head, f"extra_{i + 1}")
+        x = _extra_layer(x, max(int(depth * width_multiplier), MIN_DEPTH), head, f"extra_{i + 1}", qat)
         maps.append(x)
     boxes, classes = [], []
     for i, (fmap, per_location) in enumerate(zip(maps, head.anchors.anchors_per_location())):
-        b = _predictor(fmap, per_location * 4, head, f"box_{i}")
-        c = _predictor(fmap, per_location * (head.num_classes + 1), head, f"class_{i}")
+        b = _predictor(fmap, per_location * 4, head, f"box_{i}", qat)
+        c = _predictor(fmap, per_location * (head.num_classes + 1), head, f"class_{i}", qat)
         boxes.append(keras.layers.Reshape((-1, 4), name=f"box_{i}_flat")(b))
         classes.append(keras.layers.Reshape((-1, head.num_classes + 1), name=f"class_{i}_flat")(c))
     box = keras.layers.Concatenate(axis=1, name="box_encodings")(boxes)
     cls = keras.layers.Concatenate(axis=1, name="class_logits")(classes)
     out = keras.layers.Concatenate(axis=-1, name="predictions")([box, cls])
+    if qat:  # one range for every predictor's output (QuantizedConv2D's quantize_output=False)
+        out = ActivationRange(name="predictions_range")(out)
     return keras.Model(inputs, out, name=name)

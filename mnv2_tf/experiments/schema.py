@@ -193,9 +193,6 @@ class ExperimentConfig:
         head_class = tasks.head_config(self.task)
         _require([(isinstance(self.head, head_class) if head_class else self.head is None,
                    f"task {self.task!r} needs {'a ' + head_class.__name__ if head_class else 'no'} head config"),
-                  (not self.model.quantization_aware or tasks.quantization_aware(self.task),
-                   f"model.quantization_aware: the {self.task} head is not quantization-aware yet (classification "
-                   "is; docs/quantization.md); export it with post-training int8 (mnv2-export --quantization=int8)"),
                   (not self.model.quantization_aware or self.train.precision == "float32",
                    "model.quantization_aware trains in float32 (fake quantization is a float32 op): leave "
                    f"--mixed_precision out, got {self.train.precision}")])

@@ -92,3 +92,32 @@ class QuantizedDense(keras.layers.Dense):
         if self.use_bias:
             y = y + self.bias
         return self.output_range(y, training=training)
+
+
+@keras.saving.register_keras_serializable(package="mnv2_tf")
+class QuantizedConv2D(keras.layers.Conv2D):
+    """A conv with a bias and no norm as TFLite's int8 CONV_2D runs it (the detection predictors, the
+    segmentation logits): weights per output channel and symmetric, the output fake-quantized over a
+    learned range, or (`quantize_output=False`) left to a range further on that the converter carries back
+    through scale-preserving ops (the detector's reshapes and concatenation: one scale for every predictor,
+    as post-training int8 gives them, so no requantization in front of the concatenation)."""
+
+    def __init__(self, *args, quantize_output=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.quantize_output = quantize_output
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.quantize_output:
+            self.output_range = ActivationRange(name="output_range")
+            self.output_range.build(None)
+
+    def call(self, inputs, training=None):
+        y = ops.conv(inputs, fq.symmetric_per_channel(self.kernel), strides=self.strides, padding=self.padding,
+                     dilation_rate=self.dilation_rate)
+        if self.use_bias:
+            y = y + self.bias
+        return self.output_range(y, training=training) if self.quantize_output else y
+
+    def get_config(self):
+        return {**super().get_config(), "quantize_output": self.quantize_output}

@@ -25,6 +25,7 @@ from mnv2_tf.backbone import BackboneConfig, backbone_features
 from mnv2_tf.backbone.builder import require_num_classes
 from mnv2_tf.backbone.layers import ConvBN
 from mnv2_tf.errors import ConfigError
+from mnv2_tf.quantization.layers import INPUT_RANGE, ActivationRange, QuantizedConv2D
 
 TAP = "layer_18"
 
@@ -98,31 +99,37 @@ def deeplab(backbone: BackboneConfig, head: DeepLabConfig) -> keras.Model:
     backbone = dataclasses.replace(backbone, include_top=False, include_last_conv=False)
     require_num_classes(head.num_classes)
     inputs = keras.Input(backbone.input_shape, name="image")
-    x = backbone_features(inputs, backbone, [TAP])[TAP]
+    qat = backbone.quantization_aware
+    x = backbone_features(ActivationRange(INPUT_RANGE, name="input_range")(inputs) if qat else inputs,
+                          backbone, [TAP])[TAP]
     h, w, _ = backbone.input_shape
     kind = "deeplabv3" if head.aspp else "deeplabv3_reduced"
     name = f"{kind}_mobilenet_v2_{backbone.width_multiplier:g}_os{backbone.output_stride}_{h}x{w}"
-    return head_on(inputs, x, head, backbone.output_stride, name.replace(".", "_").replace("None", "any"))
+    return head_on(inputs, x, head, backbone.output_stride, name.replace(".", "_").replace("None", "any"), qat)
 
 
-def head_on(inputs, x, head: DeepLabConfig, output_stride: int, name: str) -> keras.Model:
+def head_on(inputs, x, head: DeepLabConfig, output_stride: int, name: str,
+            quantization_aware: bool = False) -> keras.Model:
     """The DeepLabv3 head on a backbone map `x` of `output_stride` (also the paper's MobileNetV1
-    baseline of Table 7, `paper.py`)."""
+    baseline of Table 7, `paper.py`). `quantization_aware`: every conv as int8 inference runs it and a
+    learned range after the pool, the broadcast, the concatenation and the upsampling (docs/quantization.md)."""
+    qat = quantization_aware
+    ranged = (lambda t, name: ActivationRange(name=f"{name}_range")(t)) if qat else (lambda t, name: t)
     common = dict(activation="relu", bn_momentum=head.bn_momentum, bn_epsilon=head.bn_epsilon,
-                  weight_decay=head.weight_decay)
-    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x)
+                  weight_decay=head.weight_decay, quantization_aware=qat)
+    pooled = ranged(keras.layers.GlobalAveragePooling2D(keepdims=True, name="global_pool")(x), "global_pool")
     pooled = ConvBN(head.depth, 1, name="image_pooling", **common)(pooled)
-    branches = [BroadcastLike(name="image_pooling_broadcast")(pooled, x),
+    branches = [ranged(BroadcastLike(name="image_pooling_broadcast")(pooled, x), "image_pooling_broadcast"),
                 ConvBN(head.depth, 1, name="aspp0", **common)(x)]
     if head.aspp:
         for i, rate in enumerate(head.rates(output_stride)):
             branches.append(ConvBN(head.depth, 3, dilation_rate=rate, name=f"aspp{i + 1}", **common)(x))
-    x = keras.layers.Concatenate(name="concat")(branches)
+    x = ranged(keras.layers.Concatenate(name="concat")(branches), "concat")
     x = ConvBN(head.depth, 1, name="concat_projection", **common)(x)
     if head.dropout:
         x = keras.layers.Dropout(head.dropout, name="dropout")(x)
-    x = keras.layers.Conv2D(head.num_classes, 1, name="logits",
-                            kernel_initializer=defaults.kernel_initializer(head.logits_init_stddev),
-                            kernel_regularizer=defaults.kernel_regularizer(head.weight_decay))(x)
-    x = ResizeLike(name="upsample")(x, inputs)
+    x = (QuantizedConv2D if qat else keras.layers.Conv2D)(
+        head.num_classes, 1, name="logits", kernel_initializer=defaults.kernel_initializer(head.logits_init_stddev),
+        kernel_regularizer=defaults.kernel_regularizer(head.weight_decay))(x)
+    x = ranged(ResizeLike(name="upsample")(x, inputs), "upsample")
     return keras.Model(inputs, x, name=name)

@@ -66,11 +66,6 @@ def head_config(task: str):
     return _module(task, "experiments").HEAD_CONFIG
 
 
-def quantization_aware(task: str) -> bool:
-    """Whether the task's heads train quantization-aware (docs/quantization.md)."""
-    return getattr(_module(task, "experiments"), "QUANTIZATION_AWARE", False)
-
-
 def create(config):
     """The task object for an experiment config (opens and checks its dataset)."""
     return task_class(config.task)(config)

@@ -1,12 +1,14 @@
-"""Quantization-aware fine-tuning of a float classifier run, exported to int8 with its learned ranges."""
+"""Quantization-aware fine-tuning of a float classifier run, exported to int8 with its learned ranges; the
+detection and segmentation heads in the same form."""
 
+import collections
 import os
 
 import keras
 import numpy as np
 import pytest
 
-from mnv2_tf import compat, experiments
+from mnv2_tf import compat, experiments, tasks
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.experiments import overrides
 from mnv2_tf.tflite.export import ExportOptions, export
@@ -16,9 +18,11 @@ from mnv2_tf.training.loop import train
 from mediapipe_helpers import TOLERANCE, WARNING, mediapipe
 
 
-def _ops(path):
+def _ops(file):
+    """The operators of a .tflite path or content."""
     from ai_edge_litert.interpreter import Interpreter
-    return [op["op_name"] for op in compat.ops_details(Interpreter(model_path=path))]
+    interpreter = Interpreter(model_path=file) if isinstance(file, str) else Interpreter(model_content=file)
+    return [op["op_name"] for op in compat.ops_details(interpreter)]
 
 
 @pytest.mark.slow  # trains and converts
@@ -50,32 +54,68 @@ def test_qat_fine_tunes_a_float_run_and_exports_int8_without_calibration(smoke_r
     np.testing.assert_allclose(got["scores"], want, atol=TOLERANCE["int8"])
 
 
-def test_before_fine_tuning_the_folded_quantized_network_computes_the_float_one():
-    """The fold (conv + moving-statistics batch norm = one conv plus a bias) and the fake quant change the
-    float network's logits by quantization noise only: checked on a float model with settled statistics."""
-    from mnv2_tf.backbone import BackboneConfig, mobilenet_v2, pretrained
+def _settled_pair(task):
+    """The task's smoke network in float with settled-looking batch-norm statistics, and its
+    quantization-aware form holding the same weights, its ranges set by three training-mode batches."""
+    from mnv2_tf.backbone import pretrained
     rng = np.random.default_rng(0)
-    config = BackboneConfig(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=10, dropout=0.0)
-    float_model = mobilenet_v2(config)
+    config = experiments.get("smoke", task).with_num_classes(6)
+    config.model.dropout = 0.0
+    float_model = tasks.task_class(task).model(config)
     for w in float_model.weights:
         if w.path.endswith("moving_variance"):
             w.assign(rng.uniform(0.5, 2.0, w.shape).astype(np.float32))
         elif w.path.endswith(("moving_mean", "beta")):
             w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
-    qat = mobilenet_v2(config, quantization_aware=True)
+    config = overrides.apply(config, ["model.quantization_aware=true"])
+    qat = tasks.task_class(task).model(config)
     assert pretrained.copy_matching_weights(float_model, qat) == len(float_model.weights)
-    images = rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
+    images = rng.uniform(-1, 1, (16,) + tuple(config.model.input_shape)).astype(np.float32)
     for _ in range(3):
-        qat(images, training=True)  # the moving ranges see the data (dropout 0: nothing else changes)
+        qat(images, training=True)  # the moving ranges see the data (the fold uses the moving statistics)
+    return config, float_model, qat, images
+
+
+@pytest.mark.parametrize("task", tasks.names())
+def test_before_fine_tuning_the_folded_quantized_network_computes_the_float_one(task):
+    """The fold (conv + moving-statistics batch norm = one conv plus a bias) and the fake quant change the
+    float network's outputs by quantization noise only, in every task's network."""
+    _, float_model, qat, images = _settled_pair(task)
     ours, theirs = np.asarray(qat(images)), np.asarray(float_model(images))
     assert not np.array_equal(ours, theirs)  # quantized ...
     assert np.abs(ours - theirs).max() < 0.1 * np.abs(theirs).max(), np.abs(ours - theirs).max()  # ... closely
     assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.99
 
 
+@pytest.mark.slow  # converts
+@pytest.mark.parametrize("task", ["detection", "segmentation"])
+def test_the_heads_convert_to_integer_int8_from_their_ranges(task, exports):
+    """Each head's default export form (the detector with its post-processing op, the segmenter's softmax)
+    converts from the learned ranges alone: every operator integer, the post-training int8 file's operators,
+    and the segmenter's probabilities within two int8 steps of Keras'."""
+    from types import SimpleNamespace
+    from mnv2_tf.tflite import convert
+    from mnv2_tf.tflite.export import ExportOptions
+    config, _, qat, images = _settled_pair(task)
+    exporter = tasks.exporter_class(task)(SimpleNamespace(config=config))  # its endpoint needs no dataset
+    endpoint = exporter.endpoint(qat)
+    content = convert.convert(qat, "int8", output_type=exporter.output_type(ExportOptions().output_type),
+                              endpoint=endpoint, quantization_aware=True)
+    convert.verify_integer_only(content)
+    ours, ptq = _ops(content), _ops(exports(task)["int8"]["file"])
+    assert collections.Counter(ours) == collections.Counter(ptq), (ours, ptq)  # the same operators (the
+    # converter may order independent branches differently)
+    if task == "segmentation":
+        pixels = np.rint((images[:1] + 1) * 127.5)
+        got = TFLiteRunner(content).outputs(pixels / 127.5 - 1.0)["probabilities"]
+        want = np.asarray(endpoint(pixels.astype(np.float32) / 127.5 - 1.0)["probabilities"])
+        assert np.abs(got - want).max() <= 2 / 256
+
+
 def test_qat_is_refused_where_it_cannot_hold():
-    with pytest.raises(ConfigError, match="detection head is not quantization-aware"):
-        overrides.apply(experiments.get("smoke", "detection"), ["model.quantization_aware=true"])
+    with pytest.raises(ConfigError, match="expansion_splits is an inference"):
+        overrides.apply(experiments.get("smoke", "detection"),
+                        ["model.quantization_aware=true", "model.expansion_splits=2"])
     with pytest.raises(ConfigError, match="trains in float32"):
         overrides.apply(experiments.get("smoke", "classification"),
                         ["model.quantization_aware=true", "train.precision=mixed_bfloat16"])
