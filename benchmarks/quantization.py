@@ -22,12 +22,14 @@ read back).
 import json
 import math
 import os
+import sys
 import time
 
 from absl import app, flags
 
-from mnv2_tf import experiments, workspace
+from mnv2_tf import experiments, runs, workspace
 from mnv2_tf.demo import train_in_workspace
+from mnv2_tf.errors import ConfigError, Mnv2Error
 from mnv2_tf.experiments import overrides
 from mnv2_tf.tflite import checks
 from mnv2_tf.tflite.export import ExportOptions, export
@@ -41,6 +43,8 @@ TASKS = {"classification": ("parts", "accuracy", "top1_agreement", None),
 flags.DEFINE_enum("task", "classification", list(TASKS), "Which task's network is measured.")
 flags.DEFINE_string("out_dir", None, "Runs, exports and results (default <workspace>/results/quantization/<task>).")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (default: the workspace's).")
+flags.DEFINE_string("float_run", None, "A finished float run of --task to start from instead of training the base "
+                    "(the tests pass their smoke run).")
 flags.DEFINE_integer("finetune_epochs", 1, "Epochs of the float control and of quantization-aware training.")
 flags.DEFINE_float("finetune_learning_rate", 0.0005, "Learning rate of both fine-tunings (cosine to 0).")
 flags.DEFINE_integer("calibration_steps", 100, "Training batches PTQ calibrates on.")
@@ -51,13 +55,22 @@ FLAGS = flags.FLAGS
 
 
 def _config(extra):
-    config = overrides.apply(experiments.get(TASKS[FLAGS.task][0], FLAGS.task), [*FLAGS.override, *extra])
+    if FLAGS.float_run:
+        base = runs.read_config(FLAGS.float_run) if runs.is_finished(FLAGS.float_run) else None
+        if base is None or base.task != FLAGS.task:
+            raise ConfigError(f"--float_run={FLAGS.float_run} is not a finished {FLAGS.task} run: pass one "
+                              "(its model.keras and config.json), or leave it out to train the base run")
+    else:
+        base = experiments.get(TASKS[FLAGS.task][0], FLAGS.task)
+    config = overrides.apply(base, [*FLAGS.override, *extra])
     config.data.data_dir = FLAGS.data_dir or workspace.data_dir()
     return config
 
 
 def _float_run(runs_dir):
-    """The base run: `parts` trained here (classification), else the demo run in the workspace."""
+    """The base run: --float_run, `parts` trained here (classification), else the demo run in the workspace."""
+    if FLAGS.float_run:
+        return FLAGS.float_run
     if FLAGS.task == "classification":
         run = os.path.join(runs_dir, "float")
         train(_config([]), run, verbose=2)
@@ -77,8 +90,8 @@ def _exported(run, name, quantizations, out_dir):
     found = {q: os.path.join(out_dir, f"{name}_{q}.json") for q in quantizations}
     if not all(os.path.exists(p) for p in found.values()):
         export(run, ExportOptions(quantizations=quantizations, calibration_steps=FLAGS.calibration_steps,
-                                  verify_split="test", verify_images=FLAGS.test_images, metadata=False,
-                                  tflm_memory_plan=False), out_dir)
+                                  verify_split="test", verify_images=FLAGS.test_images,
+                                  tflm_memory_plan=False), out_dir)  # with metadata: phone runtimes read them
     return {q: json.load(open(p)) for q, p in found.items()}
 
 
@@ -140,7 +153,10 @@ def table(result: dict) -> str:
 def main(argv):
     del argv
     out_dir = FLAGS.out_dir or workspace.results_dir("quantization", FLAGS.task)
-    result = measure(out_dir)
+    try:
+        result = measure(out_dir)
+    except Mnv2Error as e:
+        sys.exit(f"error: {e}")
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(table(result))

@@ -2,7 +2,10 @@
 detection and segmentation heads in the same form."""
 
 import collections
+import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -11,9 +14,7 @@ import pytest
 from mnv2_tf import compat, experiments, tasks
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.experiments import overrides
-from mnv2_tf.tflite.export import ExportOptions, export
 from mnv2_tf.tflite.runner import TFLiteRunner
-from mnv2_tf.training.loop import train
 
 from mediapipe_helpers import TOLERANCE, WARNING, mediapipe
 
@@ -25,27 +26,30 @@ def _ops(file):
     return [op["op_name"] for op in compat.ops_details(interpreter)]
 
 
+BENCHMARK = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "quantization.py")
+
+
 @pytest.mark.slow  # trains and converts
-def test_qat_fine_tunes_a_float_run_and_exports_int8_without_calibration(smoke_run, exports, data_dir, tmp_path,
-                                                                          capfd):
-    config = overrides.apply(experiments.get("smoke", "classification"), [
-        f"data.data_dir={data_dir}", "model.quantization_aware=true", f"train.init_checkpoint={smoke_run}",
-        "train.epochs=1", "train.learning_rate=0.001"])
-    run = str(tmp_path / "qat")
-    train(config, run, verbose=0)
-    err = capfd.readouterr().err
-    assert "initialised" in err and "all but the quantization ranges" in err
-    model = keras.saving.load_model(os.path.join(run, "model.keras"), compile=False)
+def test_the_benchmark_fine_tunes_float_and_qat_and_exports_int8_without_calibration(smoke_run, data_dir, tmp_path):
+    """benchmarks/quantization.py at a tiny size, from the smoke run: a float control and a quantization-aware
+    fine-tuning, their int8 files (the QAT one from its learned ranges, no calibration: int8 only, every
+    operator integer, the post-training int8 file's operators, its check passed), the table."""
+    out = subprocess.run([sys.executable, BENCHMARK, f"--float_run={smoke_run}", f"--data_dir={data_dir}",
+                          f"--out_dir={tmp_path}", "--calibration_steps=4", "--test_images=32"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "all but the quantization ranges" in out.stderr  # the QAT run copied every float weight
+    result = json.load(open(tmp_path / "results.json"))
+    assert [r["images"] for r in result["rows"]] == [32] * 4 and len(result["goals"]) == 2
+    assert "| QAT int8 (float + 1 epoch(s) QAT) | qat_int8.tflite |" in out.stdout
+    model = keras.saving.load_model(tmp_path / "runs" / "qat" / "model.keras", compile=False)
     ranges = {w.path: float(w.numpy()) for w in model.weights if w.path.endswith(("/minimum", "/maximum"))}
     assert ranges and all(np.isfinite(v) for v in ranges.values())
     assert any(v > 0 for k, v in ranges.items() if k.endswith("/maximum"))  # learned, not left at 0
-    reports = export(run, ExportOptions(quantizations=("float32", "int8"), calibration_steps=0, verify_images=32),
-                     str(tmp_path / "export"))
-    (report,) = reports  # int8 only: float32 skipped, saying so
-    assert "float32 skipped" in capfd.readouterr().err
-    assert report["quantization"] == "int8" and report["verification"]["passed"], report["verification"]
-    ptq = _ops(exports("classification")["int8"]["file"])
-    assert _ops(report["file"]) == ptq  # the same operators as post-training int8
+    report = json.load(open(tmp_path / "export" / "qat_int8.json"))
+    assert report["verification"]["passed"], report["verification"]
+    assert not os.path.exists(tmp_path / "export" / "qat_float32.tflite")  # int8 only
+    assert _ops(report["file"]) == _ops(str(tmp_path / "export" / "float_finetuned_int8.tflite"))  # PTQ's ops
     # MediaPipe Tasks, what phone apps run, loads it without a warning and gives what LiteRT gives
     pixels = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     got, stderr = mediapipe("classifier", report["file"], pixels, tmp_path)
