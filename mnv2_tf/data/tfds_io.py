@@ -45,9 +45,17 @@ def open_dataset(data) -> tfds.core.DatasetBuilder:
 
 
 def _unwritable(name: str, data_dir: str, error: Exception) -> str:
-    why = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
-    return (f"cannot prepare {name} in --data_dir {data_dir} ({why.splitlines()[0][:200]}): pass a writable "
-            "--data_dir, or one where it is already prepared")
+    """The error of a failed preparation, blaming --data_dir only for a path inside it."""
+    why = (getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)).splitlines()[0][:200]
+    path = getattr(error, "filename", None)
+    if os.path.islink(data_dir) and not os.path.exists(data_dir):
+        return f"--data_dir {data_dir} is a link to {os.readlink(data_dir)}, which does not exist: fix or remove the link"
+    inside = os.path.realpath(os.path.abspath(data_dir)) + os.sep
+    if path and not os.path.realpath(os.path.abspath(str(path))).startswith(inside):
+        link = " (a link to a missing file)" if os.path.islink(str(path)) and not os.path.exists(str(path)) else ""
+        return f"cannot read {path}{link} while preparing {name} ({why}): fix or remove that file"
+    return (f"cannot prepare {name} in --data_dir {data_dir} ({why}): pass a writable --data_dir, or one where it "
+            "is already prepared")
 
 
 def get_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None,

@@ -177,3 +177,21 @@ def test_doubtful_class_folders_are_named(tmp_path, capsys):
     assert "Unknown size" not in out + err  # TFDS's download banner is noise for local files
     assert "folders that differ only in case are separate classes: Cat and cat" in err
     assert "1 class(es) have no validation image (first: dog)" in err
+
+
+def test_a_dangling_data_dir_link_is_named_as_such(tmp_path):
+    """The outside check's "a dangling symlink is blamed on --data_dir": a --data_dir that is a link to a
+    missing folder says so; a file of the dataset that cannot be read is named, never --data_dir."""
+    from mnv2_tf.data.tfds_io import open_dataset
+    from mnv2_tf.experiments.schema import DataConfig
+    for c in ("a", "b"):
+        for i in range(3):
+            fx.image(f"{tmp_path}/src/{c}/{i}.jpg")
+    os.symlink(tmp_path / "gone", tmp_path / "data")
+    with pytest.raises(DatasetError, match=f"--data_dir {tmp_path}/data is a link to {tmp_path}/gone, which does "
+                                           "not exist"):
+        open_dataset(DataConfig(dataset=f"image_folder:{tmp_path}/src", data_dir=str(tmp_path / "data")))
+    os.symlink(tmp_path / "src" / "a" / "missing.jpg", tmp_path / "src" / "a" / "3.jpg")
+    with pytest.raises(DatasetError, match=f"{tmp_path}/src/a/3.jpg cannot be read") as raised:
+        open_dataset(DataConfig(dataset=f"image_folder:{tmp_path}/src", data_dir=str(tmp_path / "data2")))
+    assert "--data_dir" not in str(raised.value)
