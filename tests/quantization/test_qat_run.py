@@ -56,6 +56,15 @@ def test_the_benchmark_fine_tunes_float_and_qat_and_exports_int8_without_calibra
     assert not WARNING.search(stderr), stderr
     want = TFLiteRunner(open(report["file"], "rb").read()).outputs(pixels / 127.5 - 1.0)["probabilities"]
     np.testing.assert_allclose(got["scores"], want, atol=TOLERANCE["int8"])
+    # Exact resume (the ranges are checkpointed state): rewound to its step-4 checkpoint and resumed here,
+    # the QAT run ends bit for bit where the benchmark's ended
+    from mnv2_tf import runs
+    from mnv2_tf.training.loop import train
+    from resume_helpers import assert_identical, rewind
+    qat_run, again = str(tmp_path / "runs" / "qat"), str(tmp_path / "resumed")
+    rewind(qat_run, again, 4)
+    train(runs.read_config(qat_run), again, verbose=0)
+    assert_identical(qat_run, again)
 
 
 def _settled_pair(task):
