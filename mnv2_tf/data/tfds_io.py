@@ -50,8 +50,9 @@ def _unwritable(name: str, data_dir: str, error: Exception) -> str:
     path = getattr(error, "filename", None)
     if os.path.islink(data_dir) and not os.path.exists(data_dir):
         return f"--data_dir {data_dir} is a link to {os.readlink(data_dir)}, which does not exist: fix or remove the link"
-    inside = os.path.realpath(os.path.abspath(data_dir)) + os.sep
-    if path and not os.path.realpath(os.path.abspath(str(path))).startswith(inside):
+    root = os.path.realpath(os.path.abspath(data_dir))
+    where = os.path.realpath(os.path.abspath(str(path))) if path else root
+    if where != root and not where.startswith(root + os.sep):
         link = " (a link to a missing file)" if os.path.islink(str(path)) and not os.path.exists(str(path)) else ""
         return f"cannot read {path}{link} while preparing {name} ({why}): fix or remove that file"
     return (f"cannot prepare {name} in --data_dir {data_dir} ({why}): pass a writable --data_dir, or one where it "
