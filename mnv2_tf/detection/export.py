@@ -109,10 +109,10 @@ class TFLiteDetector:
                 "count": tf.constant(count)}
 
 
-def verify_detector(examples, images: int, model, runner, head, image_size, ids) -> dict:
-    """mAP of Keras and TFLite on `examples` (`images` of them) with `head`'s post-processing; passes if
-    the drop <= 2 points."""
-    keras_map = coco_metrics.coco_map(postprocess.inference_model(model, head), examples, 25, ids)
+def verify_detector(examples, images: int, model, runner, head, image_size, ids, keras_map=None) -> dict:
+    """mAP of Keras (unless given: the same for every file of one export) and TFLite on `examples` (`images`
+    of them) with `head`'s post-processing; passes if the drop <= 2 points."""
+    keras_map = keras_map or coco_metrics.coco_map(postprocess.inference_model(model, head), examples, 25, ids)
     tflite_map = coco_metrics.coco_map(TFLiteDetector(runner, head, image_size), examples, 25, ids)
     drop = keras_map["mAP@0.5"] - tflite_map["mAP@0.5"]
     return {"images": images, "keras_mAP@0.5": keras_map["mAP@0.5"], "tflite_mAP@0.5": tflite_map["mAP@0.5"],
@@ -162,6 +162,7 @@ class DetectionExporter(Exporter):
     """With the post-processing op or raw (for MediaPipe's 2-output SSD decoder), checked by mAP@.5."""
 
     Options = DetectionExportOptions
+    _keras_map = (None, None)  # (model, split, images) -> Keras' mAP of the export being verified
 
     def endpoint(self, model):
         o = self.options
@@ -174,10 +175,14 @@ class DetectionExporter(Exporter):
         return "float32"  # the post-processing op and the box decoding need float outputs
 
     def verify(self, quantization, model, runner, sample) -> dict:
-        task = self.task
+        task, head = self.task, self.options.head(self.task.config.head)
         examples = task.eval_examples(sample.split).take(len(sample.images))
-        return verify_detector(examples, len(sample.images), model, runner, self.options.head(task.config.head),
-                               task.resolution, task.category_ids())
+        key = (id(model), sample.split, len(sample.images))  # Keras' mAP once per export, not once per file
+        if self._keras_map[0] != key:
+            self._keras_map = key, coco_metrics.coco_map(postprocess.inference_model(model, head), examples, 25,
+                                                         task.category_ids())
+        return verify_detector(examples, len(sample.images), model, runner, head, task.resolution,
+                               task.category_ids(), self._keras_map[1])
 
     def output_metadata(self) -> dict:
         return output_metadata(self.options)
