@@ -27,15 +27,27 @@ def folders(data_dir, tmp_path_factory):
     return out
 
 
-def _train(task, spec, data_dir, run_dir, *then):
-    """The train tool on `spec`, then the `then` rows (tool, args), in one interpreter (tests/tool_fork.py)."""
-    result, *more = tools([("train", [f"--task={task}", "--experiment=smoke", f"--dataset={spec}",
-                                      f"--data_dir={data_dir}", f"--model_dir={run_dir}", "--epochs=1",
-                                      "--batch_size=16"]), *then])
-    assert result.returncode == 0, result.stderr[-3000:]
-    for out in more:
+@pytest.fixture(scope="module")
+def trained(folders, tmp_path_factory):
+    """Each layout trained by the train tool (image folder then exported, masks then evaluated), every command
+    line in one interpreter (tests/tool_fork.py). -> {layout: (root, train metrics, {tool: result})}"""
+    runs = {"image_folder": ("classification", [("export", ["--quantization=float32", "--verify_images=8"])]),
+            "coco": ("detection", []), "masks": ("segmentation", [("evaluate", [])])}
+    rows, where = [], {}
+    for layout, (task, then) in runs.items():
+        root = tmp_path_factory.mktemp(layout)
+        run = root / "run"
+        where[layout] = (root, len(rows), [tool for tool, _ in then])
+        rows.append(("train", [f"--task={task}", "--experiment=smoke", f"--dataset={layout}:{folders[layout]}",
+                               f"--data_dir={root / 'data'}", f"--model_dir={run}", "--epochs=1", "--batch_size=16"]))
+        rows += [(tool, [f"--model={run}", *args] + ([f"--out_dir={root / 'export'}"] if tool == "export" else []))
+                 for tool, args in then]
+    results = tools(rows)
+    for out in results:
         assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1]), more
+    return {layout: (root, json.loads(results[i].stdout.strip().splitlines()[-1]),
+                     dict(zip(then, results[i + 1:i + 1 + len(then)])))
+            for layout, (root, i, then) in where.items()}
 
 
 def _exported_labels(result):
@@ -45,16 +57,14 @@ def _exported_labels(result):
 
 
 @pytest.mark.slow  # trains and exports through subprocesses: not the fast tier
-def test_image_folder_to_tflite_with_its_labels(folders, tmp_path):
+def test_image_folder_to_tflite_with_its_labels(folders, trained, tmp_path):
     spec = f"image_folder:{folders['image_folder']}"
-    data = str(tmp_path / "data")
-    export = ("export", [f"--model={tmp_path / 'run'}", "--quantization=float32", "--verify_images=8",
-                         f"--out_dir={tmp_path / 'export'}"])
-    metrics, (exported,) = _train("classification", spec, data, tmp_path / "run", export)
-    again = evaluate_path(str(tmp_path / "run"), EvalOptions("validation", 16))
+    root, metrics, then = trained["image_folder"]
+    data = str(root / "data")
+    again = evaluate_path(str(root / "run"), EvalOptions("validation", 16))
     assert metrics["split"] == "validation" and again["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
-    assert open(tmp_path / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
-    assert _exported_labels(exported) == sorted(SHAPES)
+    assert open(root / "run" / "labels.txt").read().split() == sorted(SHAPES)  # folder names, sorted
+    assert _exported_labels(then["export"]) == sorted(SHAPES)
     # The errors in-process (the tools print any such error as `error: ...`, exit 2: tests/tools/test_bad_input.py)
     from mnv2_tf import experiments
     from mnv2_tf.errors import Mnv2Error
@@ -84,20 +94,19 @@ def _objects(spec, data_dir):
 
 
 @pytest.mark.slow
-def test_detection_layouts_train_and_agree(folders, tmp_path):
+def test_detection_layouts_train_and_agree(folders, trained):
     """COCO through the tool, trained; VOC prepared: the same boxes and labels image by image (the same
     boxes must give the same model). The export's labels come from labels.txt, as shown above."""
-    metrics, _ = _train("detection", f"coco:{folders['coco']}", str(tmp_path / "data"), tmp_path / "run")
+    root, metrics, _ = trained["coco"]
     assert metrics["split"] == "validation"  # evaluate reproducing training's numbers: image_folder above
-    assert open(tmp_path / "run" / "labels.txt").read().split() == SHAPES  # COCO id order
-    coco, voc = (_objects(f"{f}:{folders[f]}", str(tmp_path / "data")) for f in ("coco", "voc"))
+    assert open(root / "run" / "labels.txt").read().split() == SHAPES  # COCO id order
+    coco, voc = (_objects(f"{f}:{folders[f]}", str(root / "data")) for f in ("coco", "voc"))
     assert len(coco) == sum(LIMITS.values()) and coco == voc
 
 
 @pytest.mark.slow
-def test_masks_layout_trains_and_evaluates(folders, tmp_path):
-    metrics, (result,) = _train("segmentation", f"masks:{folders['masks']}", str(tmp_path / "data"),
-                                tmp_path / "run", ("evaluate", [f"--model={tmp_path}/run"]))
+def test_masks_layout_trains_and_evaluates(trained):
+    root, metrics, then = trained["masks"]
     assert "mIoU" in metrics
-    assert open(tmp_path / "run" / "labels.txt").read().split() == ["background"] + SHAPES
-    assert json.loads(result.stdout)["split"] == "test"  # the layout has a test split
+    assert open(root / "run" / "labels.txt").read().split() == ["background"] + SHAPES
+    assert json.loads(then["evaluate"].stdout)["split"] == "test"  # the layout has a test split
