@@ -152,7 +152,7 @@ def test_non_finite_weights_in_a_checkpoint_are_rejected(tmp_path):
     assert checkpointing.restore_latest(model, str(tmp_path)) == 5
 
 
-def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
+def test_divergence_stops_the_run_and_leaves_nothing_half_made(data_dir, tmp_path):
     config = smoke_config("classification", data_dir)
     config.train.learning_rate = 1e6  # diverges without reaching NaN at first
     run = tmp_path / "run"
@@ -160,9 +160,7 @@ def test_divergence_and_early_nan_stop_with_the_true_state(data_dir, tmp_path):
                        "written yet") as caught:
         train(config, str(run), verbose=0)
     assert caught.value.exit_code == 3 and not run.exists()  # nothing half-made is left
-    config.train.learning_rate, config.train.divergence_factor = 0.002, 1.0001  # any rise over the lowest
-    with pytest.raises(NaNLossError, match="the loss diverged .* The newest checkpoint is step|No checkpoint"):
-        train(config, str(run), verbose=0)
+    # What stops a run and what the message says in each case: tests/training/test_loss_guard.py.
 
 
 def test_a_finished_run_says_so_and_failed_starts_leave_nothing(references, corrupt_data, tmp_path, capfd):
