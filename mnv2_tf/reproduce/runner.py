@@ -134,7 +134,7 @@ def _train_all(options: Options, todo: list[Run]) -> None:
         env.setdefault("TF_NUM_INTEROP_THREADS", "1")
     log_dir = os.path.join(options.out_dir, "logs")
     os.makedirs(log_dir, exist_ok=True)
-    pending, active, done = list(todo), [], 0
+    pending, active, done, began = list(todo), [], 0, time.perf_counter()
     while pending or active:
         while pending and len(active) < options.jobs:
             run = pending.pop(0)
@@ -155,8 +155,10 @@ def _train_all(options: Options, todo: list[Run]) -> None:
                                      f"{log.name}; rerun the same command to resume the others")
             seconds = round(time.perf_counter() - start, 1)
             runs.write_atomic(os.path.join(run.run_dir, TIMING), json.dumps({"seconds": seconds}))
+            left = (time.perf_counter() - began) / done * (len(todo) - done)  # at this set's pace so far
             print(f"[{done}/{len(todo)}] {run.key} seed {run.seed}: top-1 {run.result()['top1']:.4f} "
-                  f"({seconds:.0f} s)", file=sys.stderr, flush=True)
+                  f"({seconds:.0f} s)" + (f", about {left / 60:.0f} min left" if done < len(todo) else ""),
+                  file=sys.stderr, flush=True)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -37,7 +37,7 @@ def test_studies_share_the_paper_default_and_name_their_runs_by_what_they_change
 
 
 @pytest.mark.slow
-def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_path_factory):
+def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_path_factory, capsys):
     out = str(tmp_path_factory.mktemp("reproduce"))
     data = str(tmp_path_factory.mktemp("parts"))
     options = runner.Options(out_dir=out, figures=("6a",), seeds=2, jobs=2, overrides=(
@@ -45,6 +45,9 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
         "model.table=1,16,1,1;6,24,2,2;6,32,2,2",  # 5 blocks: tracing the step takes seconds, not half a minute
         "train.batch_size=32", "train.checkpoint_steps=100", "train.warmup_epochs=0"))
     rows = runner.reproduce(options)
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"], progress
+    assert all(line.endswith("min left") for line in progress[:3]) and progress[3].endswith(" s)"), progress
     report = json.load(open(os.path.join(out, "results.json")))
     (entry,) = report["studies"]
     variants = {v["run"]: v for v in entry["variants"]}
