@@ -134,7 +134,7 @@ def _train_all(options: Options, todo: list[Run]) -> None:
         env.setdefault("TF_NUM_INTEROP_THREADS", "1")
     log_dir = os.path.join(options.out_dir, "logs")
     os.makedirs(log_dir, exist_ok=True)
-    pending, active, done, began = list(todo), [], 0, time.perf_counter()
+    pending, active, done, took = list(todo), [], 0, []
     while pending or active:
         while pending and len(active) < options.jobs:
             run = pending.pop(0)
@@ -154,11 +154,22 @@ def _train_all(options: Options, todo: list[Run]) -> None:
                 raise TrainingFailed(f"the run {run.key} seed {run.seed} failed (exit {process.returncode}): see "
                                      f"{log.name}; rerun the same command to resume the others")
             seconds = round(time.perf_counter() - start, 1)
+            took.append(seconds)
             runs.write_atomic(os.path.join(run.run_dir, TIMING), json.dumps({"seconds": seconds}))
-            left = (time.perf_counter() - began) / done * (len(todo) - done)  # at this set's pace so far
+            left = seconds_left(took, [time.perf_counter() - a[3] for a in active], len(pending), options.jobs)
             print(f"[{done}/{len(todo)}] {run.key} seed {run.seed}: top-1 {run.result()['top1']:.4f} "
                   f"({seconds:.0f} s)" + (f", about {left / 60:.0f} min left" if done < len(todo) else ""),
                   file=sys.stderr, flush=True)
+
+
+def seconds_left(took: list[float], running: list[float], queued: int, jobs: int) -> float:
+    """When the last run ends if every run takes the mean of those that `took` so long: the `running` ones
+    (seconds elapsed each) finish, and the `queued` ones start on whichever of the `jobs` slots frees first."""
+    mean = sum(took) / len(took)
+    slots = [max(mean - elapsed, 0.0) for elapsed in running] + [0.0] * (jobs - len(running))
+    for _ in range(queued):
+        slots[slots.index(min(slots))] += mean
+    return max(slots)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -22,6 +22,15 @@ def test_mean_std_and_the_verdict_against_noise():
     assert runner.verdict(a, b, similar=True) == "disagrees (they differ)"
 
 
+def test_the_time_left_counts_the_runs_in_flight_and_the_parallel_slots():
+    # two at a time, the first of three done after 600 s: the third starts in its slot now, 600 s (not 2 x 600)
+    assert runner.seconds_left([600.0], [590.0], queued=1, jobs=2) == pytest.approx(600.0)
+    assert runner.seconds_left([600.0], [590.0], queued=2, jobs=2) == pytest.approx(610.0)  # 4th after the twin
+    assert runner.seconds_left([600.0], [], queued=3, jobs=2) == pytest.approx(1200.0)  # 2 rounds, not 3
+    assert runner.seconds_left([100.0, 300.0], [250.0], queued=0, jobs=2) == 0.0  # overdue: about to end
+    assert runner.seconds_left([60.0], [30.0], queued=2, jobs=1) == pytest.approx(150.0)
+
+
 def test_studies_share_the_paper_default_and_name_their_runs_by_what_they_change():
     from mnv2_tf import experiments
     base = experiments.get("parts", "classification")
