@@ -14,7 +14,8 @@ def _pyplot():
 
 def _context(entry) -> str:
     c = entry["context"]
-    return f"{c['experiment']} (mnv2_parts), {c['seeds']} seeds, mean ± std, {c['cpu']}, {c['date']}"
+    scored = "/".join(c.get("scored_on", ["validation"]))
+    return f"{c['experiment']} (mnv2_parts), {c['seeds']} seeds, {scored} top-1 mean ± std, {c['cpu']}, {c['date']}"
 
 
 def _grid(ax, entry):

@@ -5,8 +5,10 @@ import os
 
 import pytest
 
+from mnv2_tf import evaluation
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.reproduce import runner, studies
+from mnv2_tf.tasks.base import EvalOptions
 
 
 def test_mean_std_and_the_verdict_against_noise():
@@ -54,7 +56,9 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
         "model.table=1,16,1,1;6,24,2,2;6,32,2,2",  # 5 blocks: tracing the step takes seconds, not half a minute
         "train.batch_size=32", "train.checkpoint_steps=100", "train.warmup_epochs=0"))
     rows = runner.reproduce(options)
-    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    err = capsys.readouterr().err.splitlines()
+    progress = [line for line in err if line.startswith("[")]
+    assert sum(line.startswith("scored [") for line in err) == 4
     assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"], progress
     assert all(line.endswith("min left") for line in progress[:3]) and progress[3].endswith(" s)"), progress
     report = json.load(open(os.path.join(out, "results.json")))
@@ -69,10 +73,15 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
             assert config["model"]["bottleneck_activation"] == ("relu6" if "relu6" in key else "linear")
             assert config["data"]["seed"] == r["seed"] and config["data"]["dataset"] == "mnv2_parts/32"
             assert len(config["model"]["table"]) == 3  # the base's overrides reach every run
-            assert r["top1"] == json.load(open(os.path.join(run_dir, "metrics.json")))["top1"]
+            assert r["val_top1"] == json.load(open(os.path.join(run_dir, "metrics.json")))["top1"]
+            score = json.load(open(os.path.join(run_dir, runner.SCORE)))  # the held-out split, scored once
+            assert r["top1"] == score["top1"] and r["split"] == score["split"] == "test"
             assert [step for step, _ in r["history"]] == [512 // 32]  # one epoch of mnv2_parts/32
         assert (result["top1_mean"], result["top1_std"]) == pytest.approx(
             runner.mean_std([r["top1"] for r in result["runs"]]))
+    base_0 = os.path.join(out, "runs", "base", "seed_0")
+    assert evaluation.evaluate_path(base_0, EvalOptions("test"))["top1"] == variants["base"]["runs"][0]["top1"]
+    assert entry["context"]["scored_on"] == ["test"]
     seeds = [r["top1"] for r in variants["base"]["runs"]]
     assert seeds[0] != seeds[1]  # the seed reaches the initial weights and the data order
     linear, relu6 = variants["base"], variants["bottleneck_activation=relu6"]
@@ -81,8 +90,9 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     with open(os.path.join(out, "figure_6a.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "Linear bottleneck > ReLU6 in bottleneck" in open(os.path.join(out, "summary.md")).read()
-    # Rerun: every run is finished, so nothing trains and the report is the same.
+    # Rerun: every run is finished and scored, so nothing trains or scores and the report is the same.
     assert runner.reproduce(options) == rows
+    assert "scored [" not in capsys.readouterr().err
     # A figure run by another call keeps this one's record in results.json and summary.md.
     other = {"key": "6b", "title": "t", "paper": "p", "summary": [dict(rows[0], figure="6b")],
              "context": dict(entry["context"]), "variants": []}

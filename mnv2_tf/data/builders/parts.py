@@ -16,9 +16,14 @@ __all__ = ["CHUNK", "CLASS_NAMES", "Mnv2Parts", "generate"]
 class Mnv2Parts(GeneratedBuilder):
     """24 classes of shape x texture x arrangement under clutter, lighting and occlusion (no download)."""
 
+    # 1.1.0: 10,000 test images at 64 px (1.0.0's 2,000 are among them: chunks are drawn by index). The test
+    # split scores mnv2-reproduce's runs: its binomial noise (~0.4 points at 80 %) no longer rivals the seed
+    # spread it is meant to show, as 2,000 images (~0.9 points) did.
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "mnv2_parts/64: 10,000 test images (were 2,000)."}
     BUILDER_CONFIGS = [
-        GeneratedConfig(name="64", description="64x64 images, 12,000 / 2,000 / 2,000 (the benchmark).",
-                        image_size=64, num_train=12_000, num_validation=2_000, num_test=2_000),
+        GeneratedConfig(name="64", description="64x64 images, 12,000 / 2,000 / 10,000 (the benchmark).",
+                        image_size=64, num_train=12_000, num_validation=2_000, num_test=10_000),
         GeneratedConfig(name="32", description="32x32 images, 512 / 256 / 256 (tests).", image_size=32,
                         num_train=512, num_validation=256, num_test=256),
     ]

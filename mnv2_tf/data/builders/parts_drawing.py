@@ -16,7 +16,7 @@ narrow or low-resolution network finds hard, under every nuisance a photo has:
 
 Generation is vectorised (numpy, a chunk of 250 images at a time) and deterministic: chunk k of a
 split depends only on (split, k, size). `generate(count, size, seed)` returns the arrays; the
-TFDS builder stores them (`mnv2_parts/64`: 12,000 / 2,000 / 2,000; `mnv2_parts/32`: a small
+TFDS builder stores them (`mnv2_parts/64`: 12,000 / 2,000 / 10,000; `mnv2_parts/32`: a small
 one for tests).
 """
 
