@@ -35,7 +35,8 @@ flags.DEFINE_list("widths", ["0.35", "0.5", "1.0"], "Figure 5 widths.")
 flags.DEFINE_list("resolutions", ["40", "48", "64"], "Figure 5 resolutions.")
 flags.DEFINE_multi_string("override", [], "Overrides of the parts experiment (section.field=value; repeat the flag).")
 flags.DEFINE_integer("train_images", 12_000, "Training images (mnv2_parts/64 has 12,000).")
-flags.DEFINE_integer("validation_images", 2_000, "Validation images (mnv2_parts/64 has 2,000).")
+flags.DEFINE_integer("validation_images", 2_000, "Validation images (mnv2_parts/64 has 2,000): the curves.")
+flags.DEFINE_integer("test_images", 10_000, "Test images (mnv2_parts/64 has 10,000): each run's score.")
 flags.DEFINE_integer("jobs", 8, "Variants trained at once (processes).")
 flags.DEFINE_float("deadline_s", 0, "Stop starting variants after this many seconds (0: none).")
 flags.DEFINE_string("out", "results_accelerator.json", "Where the results go (JSON).")
@@ -190,7 +191,8 @@ def _augment(x, key, size, crop_area):
 
 
 def train_variant(key: str, data_path: str, seeds: int, overrides_list) -> dict:
-    """Trains one variant at `seeds` seeds at once (vmapped): per-epoch validation top-1 of each seed."""
+    """Trains one variant at `seeds` seeds at once (vmapped): per-epoch validation top-1 of each seed, and its
+    score, the top-1 on the test images at the end (as `mnv2-reproduce` scores a run)."""
     import jax
     import jax.numpy as jnp
     import keras
@@ -223,6 +225,14 @@ def train_variant(key: str, data_path: str, seeds: int, overrides_list) -> dict:
     step = jax.jit(jax.vmap(one_seed), donate_argnums=0)
     val = jax.jit(jax.vmap(lambda tv, ntv, x: jnp.argmax(model.stateless_call(tv, ntv, x, training=False)[0], -1),
                            in_axes=(0, 0, None)))
+
+    def accuracy(x_all, y_all):  # per seed
+        correct = np.zeros(seeds)
+        for i in range(0, len(y_all), 500):
+            x = jnp.asarray(x_all[i:i + 500], "float32")
+            x = scale(jax.image.resize(x, (len(x), size, size, 3), "linear", antialias=False))
+            correct += (np.asarray(val(state[0], state[1], x)) == y_all[i:i + 500]).sum(axis=1)
+        return correct / len(y_all)
     orders = [np.random.default_rng(seed) for seed in range(seeds)]
     history, start, done = [[] for _ in range(seeds)], time.perf_counter(), 0
     for epoch in range(epochs):
@@ -231,15 +241,12 @@ def train_variant(key: str, data_path: str, seeds: int, overrides_list) -> dict:
             keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), done) for seed in range(seeds)])
             state, _ = step(state, perm[:, s * batch:(s + 1) * batch], keys)
             done += 1
-        correct = np.zeros(seeds)
-        for i in range(0, len(y_val), 500):
-            x = scale(jax.image.resize(jnp.asarray(x_val[i:i + 500], "float32"), (len(x_val[i:i + 500]), size, size, 3),
-                                       "linear", antialias=False))
-            correct += (np.asarray(val(state[0], state[1], x)) == y_val[i:i + 500]).sum(axis=1)
-        for seed in range(seeds):
-            history[seed].append((done, float(correct[seed] / len(y_val))))
+        for seed, top1 in enumerate(accuracy(x_val, y_val)):
+            history[seed].append((done, float(top1)))
     seconds = time.perf_counter() - start
-    return {"runs": [{"seed": seed, "top1": h[-1][1], "history": h, "seconds": seconds} for seed, h in enumerate(history)]}
+    test = accuracy(data["x_test"], data["y_test"])
+    return {"runs": [{"seed": seed, "top1": float(test[seed]), "split": "test", "val_top1": h[-1][1], "history": h,
+                      "seconds": seconds} for seed, h in enumerate(history)]}
 
 
 def studies_run(report: dict, out_path: str) -> None:
@@ -250,11 +257,12 @@ def studies_run(report: dict, out_path: str) -> None:
     start = time.perf_counter()
     x_train, y_train = parts_drawing.split_arrays("train", FLAGS.train_images, 64)
     x_val, y_val = parts_drawing.split_arrays("validation", FLAGS.validation_images, 64)
-    print(f"generated {len(y_train) + len(y_val)} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    x_test, y_test = parts_drawing.split_arrays("test", FLAGS.test_images, 64)
+    print(f"generated {len(y_train) + len(y_val) + len(y_test)} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     _, _, plan = _plan(FLAGS.studies, FLAGS.override)
     work = tempfile.mkdtemp()
     data = os.path.join(work, "parts64.npz")
-    np.savez(data, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+    np.savez(data, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test)
     env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
     pending, running, results = list(plan), {}, {}
     report.update({"studies": list(FLAGS.studies), "seeds": FLAGS.seeds, "overrides": list(FLAGS.override),
@@ -308,7 +316,8 @@ def render(path: str, out_dir: str) -> list[dict]:
         entry.update(zip(("top1_mean", "top1_std"), runner.mean_std([r["top1"] for r in entry["runs"]])))
         entry["madds"] = runner.madds(config)
         results[key] = entry
-    context = {"cpu": found["device"], "seeds": found["seeds"], "experiment": "parts",
+    scored = sorted({r.get("split", "validation") for e in results.values() for r in e["runs"]})  # older: validation
+    context = {"cpu": found["device"], "seeds": found["seeds"], "experiment": "parts", "scored_on": scored,
                "overrides": found["overrides"], "date": found["date"]}
     drawn = []
     for study in chosen:  # a study cut short keeps the variants that finished, and the claims between them

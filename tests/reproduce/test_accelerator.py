@@ -59,7 +59,8 @@ def test_a_variant_trains_its_seeds_together_and_the_speed_test_runs_on_jax(tmp_
     x_train, y_train = parts_drawing.split_arrays("train", 64, 64)
     x_val, y_val = parts_drawing.split_arrays("validation", 32, 64)
     data = tmp_path / "d.npz"
-    np.savez(data, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+    x_test, y_test = parts_drawing.split_arrays("test", 48, 64)
+    np.savez(data, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test)
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     tiny = ["--override=model.input_shape=32,32,3", "--override=train.epochs=1", "--override=train.batch_size=16"]
     commands = {
@@ -76,7 +77,8 @@ def test_a_variant_trains_its_seeds_together_and_the_speed_test_runs_on_jax(tmp_
     assert [r["seed"] for r in variant["runs"]] == [0, 1]
     for r in variant["runs"]:
         (step, top1), = r["history"]
-        assert step == 64 // 16 and 0 <= top1 <= 1 and top1 * 32 == round(top1 * 32) and r["top1"] == top1
+        assert step == 64 // 16 and 0 <= top1 <= 1 and top1 * 32 == round(top1 * 32) and r["val_top1"] == top1
+        assert r["split"] == "test" and 0 <= r["top1"] <= 1 and r["top1"] * 48 == pytest.approx(round(r["top1"] * 48))
     speed = json.loads((tmp_path / "speed.json").read_text())
     assert (speed["model"], speed["policy"], speed["batch"], speed["resolution"]) == ("ours", "float32", 2, 32)
     assert speed["train_images_per_s"] > 0 and speed["infer_images_per_s"] > 0
