@@ -20,8 +20,8 @@ import time
 from absl import app, flags
 
 from mnv2_tf import workspace
-from mnv2_tf.data.builders import parts
 from mnv2_tf.reproduce import runner
+from mnv2_tf.reproduce.goals import generation_rate, goals
 
 flags.DEFINE_string("out_dir", None, "Runs and results (default <workspace>/results/reproduce).")
 flags.DEFINE_integer("seeds", 3, "Seeds per variant.")
@@ -29,33 +29,6 @@ flags.DEFINE_integer("jobs", 2, "Training processes at once.")
 flags.DEFINE_list("figure", ["all"], "Figures to run.")
 flags.DEFINE_multi_string("override", [], "section.field=value for every run (mnv2-reproduce --override).")
 FLAGS = flags.FLAGS
-
-
-def generation_rate(count: int = 2000, size: int = 64) -> float:
-    start = time.perf_counter()
-    for k in range(0, count, parts.CHUNK):
-        parts.generate(parts.CHUNK, size, k)
-    return count / (time.perf_counter() - start)
-
-
-def goals(report: dict, rate: float, minutes: float) -> list[tuple[str, str, bool]]:
-    out = [("generation >= 1,000 images/s", f"{rate:,.0f} images/s", rate >= 1000)]
-    grid = next((e for e in report["studies"] if e["key"] == "5"), None)
-    if grid:
-        smallest, largest = grid["variants"][0], grid["variants"][-1]
-        spread = 100 * (largest["top1_mean"] - smallest["top1_mean"])
-        agree = sum(r["verdict"] == "agrees" for r in grid["summary"])
-        rise = sum(r["difference_points"] > 0 for r in grid["summary"])
-        out += [(f"smallest point {smallest['label']} <= 85 %", f"{100 * smallest['top1_mean']:.1f} %",
-                 smallest["top1_mean"] <= 0.85),
-                ("top-1 rises with width and resolution", f"{rise} of {len(grid['summary'])} neighbour pairs "
-                 f"rise, {agree} beyond noise", agree == len(grid["summary"])),
-                (f">= 10 points from {smallest['label']} to {largest['label']}", f"{spread:+.1f} points",
-                 spread >= 10),
-                (f"std <= 1 point at {largest['label']}", f"{100 * largest['top1_std']:.2f} points",
-                 largest["top1_std"] <= 0.01)]
-    out.append(("whole set <= 60 min on 2 cores", f"{minutes:.1f} min", minutes <= 60))
-    return out
 
 
 def main(argv):

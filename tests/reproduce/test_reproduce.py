@@ -120,3 +120,22 @@ def test_every_figure_draws_from_a_report(key, tmp_path):
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(path) > 10_000
+
+
+def test_the_benchmark_goals_read_a_report():
+    """benchmarks/paper_experiments.py's verdicts: each goal's threshold, on a report in results.json's form."""
+    from mnv2_tf.reproduce import goals
+    grid = {"key": "5", "variants": [{"label": "0.35/40", "top1_mean": 0.253, "top1_std": 0.043},
+                                     {"label": "1/64", "top1_mean": 0.829, "top1_std": 0.0100131}],
+            "summary": [{"verdict": "agrees", "difference_points": 13.3},
+                        {"verdict": "within noise", "difference_points": -0.8}]}
+    rows = goals.goals({"studies": [{"key": "6a"}, grid]}, rate=999.0, minutes=60.0)
+    assert [(goal.split()[0], met) for goal, _, met in rows] == [
+        ("generation", False), ("smallest", True), ("top-1", False), (">=", True), ("std", False), ("whole", True)]
+    assert [measured for _, measured, _ in rows] == [
+        "999 images/s", "25.3 %", "1 of 2 neighbour pairs rise, 1 beyond noise", "+57.6 points", "1.00 points",
+        "60.0 min"]
+    grid["variants"][-1]["top1_std"] = 0.01
+    assert goals.goals({"studies": [grid]}, 1000.0, 61.0)[4][2] is True  # <= 1 point: met at exactly 1
+    assert [goal for goal, _, _ in goals.goals({"studies": []}, 1000.0, 1.0)] == [
+        "generation >= 1,000 images/s", "whole set <= 60 min on 2 cores"]  # no Figure 5: only what was run
