@@ -6,6 +6,7 @@ import pytest
 
 from mnv2_tf import workspace
 
+from resume_helpers import TABLE  # 5 blocks: what is checked here is where things go
 from tool_fork import tools
 
 def test_workspace_paths_follow_the_environment(monkeypatch, tmp_path):
@@ -31,7 +32,7 @@ def test_a_tool_run_elsewhere_writes_only_into_the_workspace(data_dir, tmp_path)
 
     run = ws / "runs" / "classification" / "smoke"
     exported = ws / "export" / "classification" / "smoke" / "smoke_float32.tflite"
-    out, ev, exp = tools([("train", ["--experiment=smoke", "--epochs=1"]),  # one interpreter: tests/tool_fork.py
+    out, ev, exp = tools([("train", ["--experiment=smoke", "--epochs=1", f"--override={TABLE}"]),  # tests/tool_fork.py
                           ("evaluate", [f"--model={run}", "--split=validation"]),
                           ("export", [f"--model={run}", "--quantization=float32", "--verify_images=8"])],
                          cwd=cwd, env=env)

@@ -25,7 +25,7 @@ from mnv2_tf.errors import NaNLossError
 from mnv2_tf.training import checkpointing
 from mnv2_tf.training.loop import train
 
-from resume_helpers import BATCH, EPOCHS, EVERY, STEPS, assert_identical, rewind, smoke_config
+from resume_helpers import BATCH, EPOCHS, EVERY, STEPS, TABLE, assert_identical, rewind, smoke_config
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def _killed_at_a_seeded_moment(data_dir, run, seed) -> int:
     """The smoke run through the tool, SIGKILLed at a seeded moment; returns the newest checkpoint's step."""
     cmd = [sys.executable, "-m", "mnv2_tf.tools.train", "--task=classification", "--experiment=smoke",
            f"--data_dir={data_dir}", f"--model_dir={run}", f"--batch_size={BATCH}", f"--epochs={EPOCHS}",
-           f"--checkpoint_steps={EVERY}", "--override=train.keep_checkpoints=100"]
+           f"--checkpoint_steps={EVERY}", "--override=train.keep_checkpoints=100", f"--override={TABLE}"]
     rng = np.random.default_rng(seed)
     ckpts = os.path.join(run, "checkpoints")
     target = rng.integers(2, EPOCHS * STEPS - 4)
