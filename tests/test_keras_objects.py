@@ -11,6 +11,7 @@ import pytest
 import mnv2_tf
 from helpers import randomize_batch_norm
 from mnv2_tf.backbone import BackboneConfig
+from mnv2_tf.backbone.batch_norm import BatchNormalization
 from mnv2_tf.backbone.layers import ConvBN, InvertedResidual, SplitStemBottleneck
 from mnv2_tf.quantization.layers import ActivationRange, QuantizedConv2D, QuantizedDense
 
@@ -49,6 +50,7 @@ def _layer_cases():
     stem = ConvBN(16, 3, strides=2, name="stem")
     block = InvertedResidual(8, 1, name="block")
     return {
+        "BatchNormalization": lambda: (_layer_model(BatchNormalization(), (16, 16, 8)), [_image()]),
         "ConvBN": lambda: (_layer_model(ConvBN(12, 3, strides=2, activation="relu6"), (16, 16, 8)), [_image()]),
         "InvertedResidual": lambda: (_layer_model(InvertedResidual(8, 6, expansion_splits=2), (16, 16, 8)),
                                      [_image()]),

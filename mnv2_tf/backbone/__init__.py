@@ -2,6 +2,7 @@
 
 - `architecture`: Table 2 rows and the width rounding;
 - `layers`: `ConvBN` and the inverted-residual linear bottleneck (Table 1);
+- `batch_norm`: Keras's batch norm, trained with TF's fused kernel on the TF backend;
 - `builder`: width multiplier, output stride by dilation, named endpoints;
 - `pretrained`: weights from keras.applications (cached ImageNet weights only, never downloaded);
 - `mobilenet_v1`: the paper's baseline feature extractor for Tables 6 and 7.

@@ -11,6 +11,7 @@ from keras import ops
 
 from mnv2_tf import defaults
 from mnv2_tf.backbone import architecture
+from mnv2_tf.backbone.batch_norm import BatchNormalization
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.quantization import layers as qlayers
 
@@ -67,7 +68,7 @@ class ConvBN(keras.layers.Layer):
             self.conv = keras.layers.Conv2D(
                 filters, kernel_initializer=defaults.kernel_initializer(),
                 kernel_regularizer=defaults.kernel_regularizer(weight_decay), **common)
-        self.bn = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name="bn")
+        self.bn = BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name="bn")
         self.quantization_aware = quantization_aware
         if quantization_aware:
             self.output_range = _output_range(activation == "relu6", "output_range")
@@ -187,11 +188,11 @@ class InvertedResidual(keras.layers.Layer):
         self.depthwise = keras.layers.DepthwiseConv2D(
             3, strides=strides, dilation_rate=dilation_rate, padding="same", use_bias=False,
             depthwise_initializer=defaults.kernel_initializer(), name="depthwise")
-        self.depthwise_bn = keras.layers.BatchNormalization(name="depthwise_bn", **bn)
+        self.depthwise_bn = BatchNormalization(name="depthwise_bn", **bn)
         self.project = keras.layers.Conv2D(
             filters, 1, use_bias=False, kernel_initializer=defaults.kernel_initializer(),
             kernel_regularizer=reg, name="project")
-        self.project_bn = keras.layers.BatchNormalization(name="project_bn", **bn)
+        self.project_bn = BatchNormalization(name="project_bn", **bn)
         self.quantization_aware = quantization_aware
         if quantization_aware:
             self.expand_range = _output_range(True, "expand_range")
@@ -210,7 +211,7 @@ class InvertedResidual(keras.layers.Layer):
             self.expand = keras.layers.Conv2D(
                 hidden, 1, use_bias=False, kernel_initializer=defaults.kernel_initializer(),
                 kernel_regularizer=self._regularizer, name="expand")
-            self.expand_bn = keras.layers.BatchNormalization(name="expand_bn", **self._bn_args)
+            self.expand_bn = BatchNormalization(name="expand_bn", **self._bn_args)
             self.expand.build(input_shape)
             self.expand_bn.build(shape)
         self.depthwise.build(shape)

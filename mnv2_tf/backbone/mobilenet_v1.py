@@ -14,12 +14,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from mnv2_tf.backbone.batch_norm import BatchNormalization
+
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
           (512, 1), (512, 1), (1024, 2), (1024, 1))
 
 
 def _bn_relu(x, name):
-    return layers.ReLU(6.0, name=f"{name}_relu")(layers.BatchNormalization(momentum=0.997, epsilon=1e-3,
+    return layers.ReLU(6.0, name=f"{name}_relu")(BatchNormalization(momentum=0.997, epsilon=1e-3,
                                                                            name=f"{name}_bn")(x))
 
 

@@ -15,6 +15,7 @@ import keras
 from keras import layers, ops
 
 from mnv2_tf import analysis
+from mnv2_tf.backbone.batch_norm import BatchNormalization
 
 STAGE_CHANNELS = (240, 480, 960)  # g = 3 at 1x (ShuffleNet's Table 1)
 STAGE_UNITS = (4, 8, 4)
@@ -42,12 +43,12 @@ def _unit(x, out: int, groups: int, stride: int, first: bool, name: str):
     branch = out - inp if stride == 2 else out
     mid = out // 4
     y = layers.Conv2D(mid, 1, groups=1 if first else groups, use_bias=False, name=f"{name}_gconv1")(x)
-    y = layers.ReLU(name=f"{name}_relu1")(layers.BatchNormalization(name=f"{name}_bn1")(y))
+    y = layers.ReLU(name=f"{name}_relu1")(BatchNormalization(name=f"{name}_bn1")(y))
     y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
     y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = BatchNormalization(name=f"{name}_bn2")(y)
     y = layers.Conv2D(branch, 1, groups=groups, use_bias=False, name=f"{name}_gconv2")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn3")(y)
+    y = BatchNormalization(name=f"{name}_bn3")(y)
     if stride == 2:
         shortcut = layers.AveragePooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
         y = layers.Concatenate(name=f"{name}_concat")([shortcut, y])
@@ -63,7 +64,7 @@ def shufflenet(scale: float = 1.5, groups: int = 3, input_shape=(224, 224, 3), c
         raise ValueError("only g = 3 is tabulated here (stage widths 240 / 480 / 960 at 1x)")
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(stem, 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
-    x = layers.ReLU(name="conv1_relu")(layers.BatchNormalization(name="conv1_bn")(x))
+    x = layers.ReLU(name="conv1_relu")(BatchNormalization(name="conv1_bn")(x))
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     for s, (channels, units) in enumerate(zip(STAGE_CHANNELS, STAGE_UNITS), start=2):
         out = int(round(channels * scale / (groups * 4))) * groups * 4  # divisible by g and by 4
