@@ -35,9 +35,9 @@ def test_the_benchmark_fine_tunes_float_and_qat_and_exports_int8_without_calibra
                                                                                      tmp_path):
     """benchmarks/quantization.py at a tiny size, from the smoke run: a float control and a quantization-aware
     fine-tuning, their int8 files (the QAT one from its learned ranges, no calibration: int8 only, every
-    operator integer, the post-training int8 file's operators, its check passed), the table. The smoke run's
-    own float32 and int8 files are the session's, read back as the benchmark reads back what it exported
-    before a kill."""
+    operator integer, the post-training int8 file's operators, its probabilities within a few int8 steps of
+    Keras's), the table. The smoke run's own float32 and int8 files are the session's, read back as the
+    benchmark reads back what it exported before a kill."""
     (tmp_path / "export").mkdir()
     for report in (exports("classification")[q] for q in ("float32", "int8")):
         shutil.copy(report["file"][:-len(".tflite")] + ".json", tmp_path / "export")
@@ -54,7 +54,10 @@ def test_the_benchmark_fine_tunes_float_and_qat_and_exports_int8_without_calibra
     assert ranges and all(np.isfinite(v) for v in ranges.values())
     assert any(v > 0 for k, v in ranges.items() if k.endswith("/maximum"))  # learned, not left at 0
     report = json.load(open(tmp_path / "export" / "qat_int8.json"))
-    assert report["verification"]["passed"], report["verification"]
+    # The smoke model is near chance (its top-2 probabilities often within an int8 step of each other), so
+    # top-1 agreement there says little about the export; the probabilities themselves must agree within a
+    # few int8 steps (1/256 each): wrong ranges or an unfused norm give tenths.
+    assert report["verification"]["max_abs_diff"] < 0.02, report["verification"]
     assert not os.path.exists(tmp_path / "export" / "qat_float32.tflite")  # int8 only
     assert _ops(report["file"]) == _ops(str(tmp_path / "export" / "float_finetuned_int8.tflite"))  # PTQ's ops
     # MediaPipe Tasks, what phone apps run, loads it without a warning and gives what LiteRT gives
