@@ -5,6 +5,8 @@ The training stream is deterministic under a seed and addressable by step
 interrupted run would have seen.
 
 Corrupt images are dropped, never fatal, and counted in `DecodeStats`.
+
+Every pipeline runs without tf.data's autotuning thread (`without_autotune_thread`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,19 @@ class DecodeStats:
         return int(self.attempted.numpy() - self.decoded.numpy())
 
 
+def without_autotune_thread(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with tf.data's autotuning (the model thread) off, for it and every pipeline built on it.
+
+    With it on (TF 2.20), deleting an iterator waits out that thread's sleep, which doubles up to
+    tens of seconds: measured here, 16-20 s to drop an input stream 20-25 s old. Keras drops one
+    at every validation pass and at the end of every fit. AUTOTUNE parallelism then means one call
+    per core; the mnv2_parts training stream was no slower (2,500 against 2,300 images/s, 2 cores).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def decode_images(dataset: tf.data.Dataset, stats: DecodeStats | None, key: str = "image"):
     """Decodes `key` (encoded bytes) to uint8 HxWx3; drops (and counts) corrupt ones (evaluation passes)."""
 
@@ -64,7 +79,7 @@ def decode_images(dataset: tf.data.Dataset, stats: DecodeStats | None, key: str 
                 stats.decoded.assign_add(1)
         return example
 
-    return dataset.map(decode, num_parallel_calls=AUTOTUNE).ignore_errors()
+    return without_autotune_thread(dataset.map(decode, num_parallel_calls=AUTOTUNE).ignore_errors())
 
 
 def decode_example(example: dict, key: str = "image") -> dict:
@@ -122,4 +137,5 @@ def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, s
     # One output per record, in order (deterministic interleave of one-element datasets), decoded in parallel.
     stream = stream.interleave(one, cycle_length=16, block_length=1, num_parallel_calls=AUTOTUNE, deterministic=True)
     batches = stream.batch(batch_size, drop_remainder=True).map(keep_valid, num_parallel_calls=AUTOTUNE)
-    return batches.filter(lambda *x: tf.shape(tf.nest.flatten(x)[0])[0] > 0).prefetch(AUTOTUNE)
+    batches = batches.filter(lambda *x: tf.shape(tf.nest.flatten(x)[0])[0] > 0).prefetch(AUTOTUNE)
+    return without_autotune_thread(batches)

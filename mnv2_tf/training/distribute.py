@@ -12,10 +12,14 @@ from mnv2_tf.errors import ConfigError
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """one_device | mirrored | multi_worker (TF_CONFIG) | tpu."""
+    """one_device | mirrored | multi_worker (TF_CONFIG) | tpu.
+
+    one_device is TF's default strategy (the first GPU if any, else the CPU), not OneDeviceStrategy:
+    that one rebuilds the input pipeline with tf.data's autotuning thread on again, and deleting
+    such an iterator (Keras does at each validation pass) stalled 20 s (`data.stream.without_autotune_thread`).
+    """
     if name == "one_device":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+        return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":

@@ -77,6 +77,17 @@ def test_eval_is_one_ordered_pass_with_central_crop(source):
     np.testing.assert_allclose(xs[0], raw["image"] / 127.5 - 1, atol=1e-5)
 
 
+def test_pipelines_and_the_one_device_strategy_keep_the_autotune_thread_off(source):
+    """With tf.data's autotuning thread on, deleting an iterator waited out its sleep (16-20 s, TF 2.20),
+    and Keras deletes one at every validation pass: our pipelines turn it off, and one_device is TF's
+    default strategy, which feeds them as they are (OneDeviceStrategy rebuilt them with it on)."""
+    from mnv2_tf.training import distribute
+    assert C.train_dataset(source, 16, (48, 40)).options().autotune.enabled is False
+    assert C.eval_dataset(source, 16, (48, 40)).options().autotune.enabled is False
+    strategy = distribute.make_strategy("one_device")
+    assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
+
+
 def _png(value):
     buffer = io.BytesIO()
     Image.fromarray(np.full((20, 30, 3), value, np.uint8)).save(buffer, format="PNG")
