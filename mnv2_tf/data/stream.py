@@ -88,12 +88,6 @@ def decode_example(example: dict, key: str = "image") -> dict:
     return {**example, key: tf.ensure_shape(image, [None, None, 3])}
 
 
-def _placeholder(spec):
-    if not spec.shape.is_fully_defined():
-        raise ValueError(f"training examples need static shapes to stand in for a corrupt one, got {spec}")
-    return tf.zeros(spec.shape, spec.dtype)
-
-
 def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, start_step: int,
                      shuffle_buffer: int, prepare, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """The endless training batches of any task, from global step `start_step`: exact resume.
@@ -113,7 +107,8 @@ def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, s
         ds = raw.shuffle(min(shuffle_buffer, n), seed=seed + epoch, reshuffle_each_iteration=False)
         return tf.data.Dataset.zip(ds, tf.data.Dataset.range(n).map(lambda i: epoch * n + i))
 
-    def counted(example):
+    def counted(example, position):
+        example = {**example, "seed": tf.stack([tf.constant(seed, tf.int64), position])}
         if stats is not None:
             stats.attempted.assign_add(1)
         out = prepare(example)
@@ -122,20 +117,14 @@ def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, s
                 stats.decoded.assign_add(1)
         return out
 
-    def one(example, position):
-        example = {**example, "seed": tf.stack([tf.constant(seed, tf.int64), position])}
-        good = tf.data.Dataset.from_tensors(example).map(counted).ignore_errors()
-        stand_in = tf.nest.map_structure(_placeholder, good.element_spec)
-        good = good.map(lambda *x: (x, True))
-        return good.concatenate(tf.data.Dataset.from_tensors((stand_in, False))).take(1)
-
-    def keep_valid(x, valid):
-        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), x)
+    def one_step(*records):  # a step's B records -> its batch, less the records `prepare` failed on
+        return tf.data.Dataset.zip(*records).map(counted).ignore_errors().batch(batch_size)
 
     with compat.without_global_seed():  # the shuffle order is the run's seed's alone
         stream = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch_stream).skip(offset)
-    # One output per record, in order (deterministic interleave of one-element datasets), decoded in parallel.
-    stream = stream.interleave(one, cycle_length=16, block_length=1, num_parallel_calls=AUTOTUNE, deterministic=True)
-    batches = stream.batch(batch_size, drop_remainder=True).map(keep_valid, num_parallel_calls=AUTOTUNE)
-    batches = batches.filter(lambda *x: tf.shape(tf.nest.flatten(x)[0])[0] > 0).prefetch(AUTOTUNE)
+    # Step k is the k-th window of B records, prepared on its own (a dropped record cannot shift a later
+    # step), several steps at once in order; a step whose every record failed yields no batch.
+    stream = stream.window(batch_size, drop_remainder=True)
+    batches = stream.interleave(one_step, cycle_length=4, block_length=1, num_parallel_calls=AUTOTUNE,
+                                deterministic=True).prefetch(AUTOTUNE)
     return without_autotune_thread(batches)
