@@ -21,6 +21,7 @@ import time
 from mnv2_tf.errors import CheckpointError, InputFileError, ModelFileError, RunBusyError
 
 CONFIG, LABELS, MODEL, METRICS = "config.json", "labels.txt", "model.keras", "metrics.json"
+SCORE = "score.json"  # data.score_split's evaluation, written after metrics.json
 
 
 def write_atomic(path: str, content) -> str:

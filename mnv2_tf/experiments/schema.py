@@ -43,6 +43,8 @@ class DataConfig:
       of the files go to splits the layout does not give (by a hash of the file name),
       skip_missing leaves out annotated images that are missing (and images without a
       mask) instead of stopping, images_dir is where COCO images are when not beside the JSON.
+    score_split: a split the final model is also evaluated on once after training (e.g. test), with
+      the evaluation step traced for validation: score.json beside metrics.json; none by default.
     """
 
     dataset: str = DEFAULT_DATASET
@@ -55,6 +57,7 @@ class DataConfig:
     images_dir: Optional[str] = None
     train_split: str = "train"
     eval_split: str = "validation"
+    score_split: Optional[str] = None
     crop_area: tuple = (0.08, 1.0)
     eval_crop_fraction: float = 0.875
     shuffle_buffer: int = 10_000

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from mnv2_tf import experiments, runs
+from mnv2_tf import experiments, runs, tasks
 from mnv2_tf.experiments import overrides
 from mnv2_tf.reproduce import plots, studies
 from mnv2_tf.errors import ConfigError, TrainingFailed
@@ -97,8 +97,8 @@ def _die_with_parent() -> None:  # pragma: no cover (runs in the child)
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _command(options: Options, run: "Run") -> list[str]:
-    assignments = [*options.overrides, *run.overrides, f"data.seed={run.seed}"]
+def _command(options: Options, run: "Run", score_split: str) -> list[str]:
+    assignments = [*options.overrides, *run.overrides, f"data.seed={run.seed}", f"data.score_split={score_split}"]
     return [sys.executable, "-m", "mnv2_tf.tools.train", "--task=classification",
             f"--experiment={options.experiment}", f"--model_dir={run.run_dir}",
             *[f"--override={a}" for a in assignments]]
@@ -117,14 +117,14 @@ class Run:
 
     def result(self) -> dict:
         """Its score (top-1 on the held-out split), final validation top-1, training time and curve."""
-        metrics, score = (_read_json(os.path.join(self.run_dir, name)) for name in (runs.METRICS, SCORE))
+        metrics, score = (_read_json(os.path.join(self.run_dir, name)) for name in (runs.METRICS, runs.SCORE))
         timing = os.path.join(self.run_dir, TIMING)
         seconds = _read_json(timing)["seconds"] if os.path.exists(timing) else None
         return {"seed": self.seed, "top1": score["top1"], "split": score["split"], "val_top1": metrics["top1"],
                 "train_seconds": seconds, "history": history(self.run_dir)}
 
 
-TIMING, SCORE = "reproduce_timing.json", "reproduce_score.json"
+TIMING = "reproduce_timing.json"
 
 
 def _read_json(path: str) -> dict:
@@ -133,21 +133,22 @@ def _read_json(path: str) -> dict:
 
 
 def _score_all(all_runs: list[Run], batch_size: int) -> None:
-    """Scores every finished run not scored yet on its dataset's held-out split (test), once, in this
-    process (evaluation is short: a few seconds to ~40 s a run here)."""
+    """Scores the finished runs whose trainer did not (`data.score_split`: runs an older version trained) on
+    their dataset's held-out split, once, in this process."""
     from mnv2_tf import evaluation
     from mnv2_tf.tasks.base import EvalOptions
-    todo = [r for r in all_runs if not os.path.exists(os.path.join(r.run_dir, SCORE))]
+    todo = [r for r in all_runs if not os.path.exists(os.path.join(r.run_dir, runs.SCORE))]
     for i, run in enumerate(todo, 1):
         score = evaluation.evaluate_path(run.run_dir, EvalOptions(None, batch_size))
-        runs.write_atomic(os.path.join(run.run_dir, SCORE), json.dumps(score, indent=1))
+        runs.write_atomic(os.path.join(run.run_dir, runs.SCORE), json.dumps(score, indent=1))
         print(f"scored [{i}/{len(todo)}] {run.key} seed {run.seed}: {score['split']} top-1 {score['top1']:.4f}",
               file=sys.stderr, flush=True)
 
 
-def _train_all(options: Options, todo: list[Run]) -> None:
+def _train_all(options: Options, todo: list[Run], score_split: str) -> None:
     """Trains the runs with `options.jobs` mnv2-train processes at a time (each one thread per op when
-    several share the cores: tracing a step is single-threaded, so two runs overlap it)."""
+    several share the cores: tracing a step is single-threaded, so two runs overlap it); each trainer
+    scores its model on `score_split` with the evaluation step it traced for validation."""
     env = dict(os.environ)
     if options.jobs > 1:
         env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
@@ -159,7 +160,7 @@ def _train_all(options: Options, todo: list[Run]) -> None:
         while pending and len(active) < options.jobs:
             run = pending.pop(0)
             log = open(os.path.join(log_dir, f"{run.key}_seed_{run.seed}.log"), "a")
-            process = subprocess.Popen(_command(options, run), stdout=log, stderr=subprocess.STDOUT, env=env,
+            process = subprocess.Popen(_command(options, run, score_split), stdout=log, stderr=subprocess.STDOUT, env=env,
                                        preexec_fn=_die_with_parent)
             active.append((run, process, log, time.perf_counter()))
         time.sleep(0.5)
@@ -177,8 +178,8 @@ def _train_all(options: Options, todo: list[Run]) -> None:
             took.append(seconds)
             runs.write_atomic(os.path.join(run.run_dir, TIMING), json.dumps({"seconds": seconds}))
             left = seconds_left(took, [time.perf_counter() - a[3] for a in active], len(pending), options.jobs)
-            val_top1 = _read_json(os.path.join(run.run_dir, runs.METRICS))["top1"]
-            print(f"[{done}/{len(todo)}] {run.key} seed {run.seed}: validation top-1 {val_top1:.4f} "
+            score = _read_json(os.path.join(run.run_dir, runs.SCORE))
+            print(f"[{done}/{len(todo)}] {run.key} seed {run.seed}: {score['split']} top-1 {score['top1']:.4f} "
                   f"({seconds:.0f} s)" + (f", about {left / 60:.0f} min left" if done < len(todo) else ""),
                   file=sys.stderr, flush=True)
 
@@ -218,13 +219,14 @@ def reproduce(options: Options) -> list[dict]:
             plan.setdefault(key, (config, variant.overrides))
     os.makedirs(options.out_dir, exist_ok=True)
     _steps_per_epoch(base.data.dataset, base.data.data_dir, base.data.train_split, base.train.batch_size)
+    score_split = tasks.create(_copy(base)).held_out_split()  # test where the dataset has one
     # Seed-major: an interrupted set has every variant at the same seeds.
     all_runs = [Run(key, seed, plan[key][1], os.path.join(options.out_dir, "runs", key, f"seed_{seed}"))
                 for seed in range(options.seeds) for key in plan]
     todo = [r for r in all_runs if not r.finished]
     print(f"{len(all_runs)} runs ({len(plan)} variants x {options.seeds} seeds), {len(all_runs) - len(todo)} "
           f"already finished; training {len(todo)}, {options.jobs} at a time", file=sys.stderr, flush=True)
-    _train_all(options, todo)
+    _train_all(options, todo, score_split)
     _score_all(all_runs, base.train.batch_size)
     results = {}
     for run in all_runs:

@@ -72,8 +72,9 @@ class Task(abc.ABC):
         if d.images_dir:
             d.images_dir = os.path.abspath(os.path.expanduser(d.images_dir))
         self.builder = tfds_io.open_dataset(d)
-        for split in (d.train_split, d.eval_split):
-            self.num_examples(split)
+        for split in (d.train_split, d.eval_split, d.score_split):
+            if split is not None:
+                self.num_examples(split)
         self.decode_stats = stream.DecodeStats()
 
     # ---- data and training ----
@@ -89,7 +90,7 @@ class Task(abc.ABC):
         except (KeyError, ValueError):
             raise DatasetError(f"{self.config.data.dataset} has no split {split!r}; it has "
                                f"{', '.join(sorted(self.builder.info.splits))}: choose with --train_split / "
-                               "--eval_split") from None
+                               "--eval_split (or data.score_split)") from None
 
     def data_identity(self) -> dict:
         """What a resumed run must find again: the prepared dataset (own data: named by a fingerprint of

@@ -175,9 +175,22 @@ def _train(task, config, work_dir, ckpt_dir, strategy, verbose, accept_changed_d
     metrics.update(step=checkpointing.global_step(model), split=config.data.eval_split,
                    corrupt_images_skipped=task.decode_stats.skipped,
                    corrupt_images_skipped_in_training=skipped_in_training)
+    score = _score(task, model, config) if config.data.score_split else None
     if config.train.precision != "float32":  # model.keras in float32: evaluation and export read it as it is
         trained, model = model, task.model(config)
         model.set_weights(trained.get_weights())
     runs.write_atomic(os.path.join(work_dir, runs.MODEL), model.save)  # non-chief workers write under workers/
     runs.write_atomic(os.path.join(work_dir, runs.METRICS), json.dumps(metrics, indent=1))
+    if score is not None:
+        runs.write_atomic(os.path.join(work_dir, runs.SCORE), json.dumps(score, indent=1))
     return metrics
+
+
+def _score(task, model, config) -> dict:
+    """The trained model on `data.score_split`, as `mnv2-evaluate` reports it; the evaluation step traced for
+    validation serves it, so a held-out score costs its forward passes only."""
+    task.decode_stats = DecodeStats()
+    score = task.evaluate(model, EvalOptions(config.data.score_split, config.train.batch_size))
+    score.update(task=config.task, dataset=config.data.dataset, split=config.data.score_split,
+                 corrupt_images_skipped=task.decode_stats.skipped)
+    return score

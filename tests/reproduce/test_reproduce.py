@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from mnv2_tf import evaluation
+from mnv2_tf import evaluation, runs
 from mnv2_tf.errors import ConfigError
 from mnv2_tf.reproduce import runner, studies
 from mnv2_tf.tasks.base import EvalOptions
@@ -58,8 +58,9 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     rows = runner.reproduce(options)
     err = capsys.readouterr().err.splitlines()
     progress = [line for line in err if line.startswith("[")]
-    assert sum(line.startswith("scored [") for line in err) == 4
+    assert not any(line.startswith("scored [") for line in err)  # each trainer scored its own run
     assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"], progress
+    assert all(": test top-1 0." in line for line in progress), progress
     assert all(line.endswith("min left") for line in progress[:3]) and progress[3].endswith(" s)"), progress
     report = json.load(open(os.path.join(out, "results.json")))
     (entry,) = report["studies"]
@@ -74,7 +75,7 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
             assert config["data"]["seed"] == r["seed"] and config["data"]["dataset"] == "mnv2_parts/32"
             assert len(config["model"]["table"]) == 3  # the base's overrides reach every run
             assert r["val_top1"] == json.load(open(os.path.join(run_dir, "metrics.json")))["top1"]
-            score = json.load(open(os.path.join(run_dir, runner.SCORE)))  # the held-out split, scored once
+            score = json.load(open(os.path.join(run_dir, runs.SCORE)))  # the held-out split, scored once
             assert r["top1"] == score["top1"] and r["split"] == score["split"] == "test"
             assert [step for step, _ in r["history"]] == [512 // 32]  # one epoch of mnv2_parts/32
         assert (result["top1_mean"], result["top1_std"]) == pytest.approx(
@@ -93,6 +94,10 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     # Rerun: every run is finished and scored, so nothing trains or scores and the report is the same.
     assert runner.reproduce(options) == rows
     assert "scored [" not in capsys.readouterr().err
+    # A finished run without a score (trained before trainers scored their runs) is scored here, the same.
+    os.remove(os.path.join(base_0, runs.SCORE))
+    assert runner.reproduce(options) == rows
+    assert "scored [1/1] base seed 0: test top-1" in capsys.readouterr().err
     # A figure run by another call keeps this one's record in results.json and summary.md.
     other = {"key": "6b", "title": "t", "paper": "p", "summary": [dict(rows[0], figure="6b")],
              "context": dict(entry["context"]), "variants": []}
@@ -111,10 +116,10 @@ def test_every_figure_draws_from_a_report(key, tmp_path):
     entry = {"context": {"seeds": 3, "cpu": "test CPU, 2 cores", "date": "2026-12-03", "experiment": "parts"},
              "variants": []}
     for i, v in enumerate(study.variants):
-        runs = [{"seed": s, "top1": 0.3 + 0.05 * i + 0.01 * s, "history": [(100, 0.1), (200, 0.3 + 0.05 * i)]}
+        seed_runs = [{"seed": s, "top1": 0.3 + 0.05 * i + 0.01 * s, "history": [(100, 0.1), (200, 0.3 + 0.05 * i)]}
                 for s in range(3)]
-        mean, std = runner.mean_std([r["top1"] for r in runs])
-        entry["variants"].append({"label": v.label, "group": v.group, "run": f"v{i}", "runs": runs,
+        mean, std = runner.mean_std([r["top1"] for r in seed_runs])
+        entry["variants"].append({"label": v.label, "group": v.group, "run": f"v{i}", "runs": seed_runs,
                                   "top1_mean": mean, "top1_std": std, "madds": 10e6 * (i + 1)})
     path = plots.draw(study, entry, str(tmp_path / f"figure_{key}.png"))
     with open(path, "rb") as f:

@@ -72,6 +72,8 @@ def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
         attempt("model.num_classes=10")
     with pytest.raises(DatasetError, match="ILSVRC2012_img_train.tar"):
         attempt("data.dataset=imagenet2012")
+    with pytest.raises(DatasetError, match="no split 'tset'.*data.score_split"):  # before training, not after
+        attempt("data.score_split=tset")
     assert not (tmp_path / "a").exists()  # nothing written by a refused run
     (tmp_path / "b" / "checkpoints").mkdir(parents=True)
     (tmp_path / "b" / "checkpoints" / "ckpt-000000004.weights.h5").write_bytes(b"")  # a started run
