@@ -2,7 +2,8 @@
 
 `reproduce(options)` trains what is missing under `<out_dir>/runs/<variant key>/seed_<k>/` with
 `mnv2-train` processes (ordinary run directories: a killed run resumes at its exact step, a finished
-one is read back; logs in `<out_dir>/logs/`), scores each once on the held-out test split, then writes
+one is read back; logs in `<out_dir>/logs/`), each scored once on the held-out test split by its trainer
+(`data.score_split`), then writes
 `results.json`, `summary.md` and one PNG per figure into `out_dir` and returns the summary rows.
 
 A run's top-1 is its score on the test split (10,000 images of mnv2_parts/64: ~0.4 points of binomial

@@ -7,7 +7,7 @@ r"""mnv2-reproduce: the paper's experiments in miniature, each run with several 
 Every variant is the `parts` experiment (MobileNetV2 from scratch on the built-in mnv2_parts benchmark)
 with the switches of its figure. Runs go under --out_dir/runs/ and are ordinary run directories: rerun
 the same command after a kill and finished runs are read back, a cut one resumes at its exact step.
-Each run is scored once on the test split (10,000 images); its curve is the per-epoch validation top-1.
+Each run's trainer scores it once on the test split (10,000 images); its curve is the per-epoch validation top-1.
 Writes results.json, summary.md (claim, ours, verdict) and figure_<key>.png; prints the summary.
 """
 
