@@ -128,7 +128,7 @@ EXPERIMENTS = {
                         shuffle_buffer=12_000),
         train=TrainConfig(epochs=6, batch_size=64, optimizer="adam", learning_rate=0.004,
                           learning_rate_batch_size=64, lr_schedule="cosine", warmup_epochs=0.5,
-                          checkpoint_steps=150),
+                          checkpoint_steps=200),  # > 187 steps an epoch: a checkpoint at each epoch end only
         description="The paper's experiments in miniature (mnv2-reproduce): MobileNetV2 from scratch on "
                     "mnv2_parts/64 (24 classes of shape x texture x arrangement under clutter, lighting and "
                     "occlusion), the shapes recipe (Adam + cosine, BN momentum 0.9, no weight decay) for a "
