@@ -37,6 +37,8 @@ def test_figure1_collapses_in_two_dimensions_and_not_in_thirty(tmp_path):
 
 
 def test_figure7_at_init_is_half_positive_above_the_one_sixth_threshold():
+    import keras
+    keras.utils.set_random_seed(0)  # the initial weights, as mnv2-figures seeds them (unseeded, seed 28 of 0-29 fails)
     config = BackboneConfig(width_multiplier=0.35, input_shape=(96, 96, 3), include_top=False)
     images = np.random.default_rng(0).uniform(-1, 1, (4, 96, 96, 3)).astype("float32")
     rows = activations.positive_shares(activations.extractor(config), images, config)
