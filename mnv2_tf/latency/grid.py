@@ -57,10 +57,13 @@ def _spec_from_file(path: str) -> dict:
             "io": (info.get("inputs") or [{}])[0].get("dtype", "float32")}
 
 
-def _convert(model, quantization, path) -> None:
+def _convert(model, quantizations: dict) -> None:
+    """Writes `model` as each {quantization: path}, from one archive (int8 calibrated on random inputs)."""
     data = [np.random.default_rng(i).uniform(-1, 1, (1,) + tuple(model.input.shape[1:])).astype(np.float32)
             for i in range(8)]
-    runs.write_atomic(path, convert.convert(model, quantization, data if quantization == "int8" else None))
+    with convert.archived(model) as saved_model:
+        for q, path in quantizations.items():
+            runs.write_atomic(path, convert.from_archive(saved_model, q, data if q == "int8" else None))
 
 
 PAPER_PIXEL1_MS = {"MobileNetV1": 113.0, "MobileNetV2": 75.0}  # Table 4, one large core of a Pixel 1 (TF-Lite)
@@ -76,9 +79,9 @@ def _grid_specs(points, types, heads, splits, folder, mobilenet_v1: bool = False
 
     def add(model, network, classifier=None, extra=None):
         p = analysis.profile(model)
-        for q in types:
-            path = os.path.join(folder, f"{network.replace(' ', '_').replace('/', '_')}_{q}.tflite")
-            _convert(model, q, path)
+        paths = {q: os.path.join(folder, f"{network.replace(' ', '_').replace('/', '_')}_{q}.tflite") for q in types}
+        _convert(model, paths)
+        for q, path in paths.items():
             specs.append({"file": path, "network": network, "quantization": q, "params": p.params_paper,
                           "madds": p.madds, "size_bytes": os.path.getsize(path), "classifier": classifier,
                           **(extra or {})})
@@ -119,7 +122,7 @@ def _reference_files(specs, folder) -> dict:
                                     input_shape=(c["input_size"], c["input_size"], 3),
                                     num_classes=c.get("num_classes", 1000))
             path = os.path.join(folder, f"keras_applications_{key[0]:g}_{key[1]}_{key[2]}_{key[4]}.tflite")
-            _convert(pretrained.keras_applications_model(config, softmax=key[4] == "probabilities"), key[2], path)
+            _convert(pretrained.keras_applications_model(config, softmax=key[4] == "probabilities"), {key[2]: path})
             refs[key] = path
         s["reference_file"] = refs[key]
     return refs

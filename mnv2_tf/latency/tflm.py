@@ -4,12 +4,13 @@ TFLM plans every activation into one arena of a size fixed in advance (weights s
 in the flatbuffer, i.e. flash). The smallest arena that allocates is therefore the
 model's RAM need; `smallest_arena` finds it by bisection with the `tflite-micro`
 package's interpreter (its reference kernels: slow, but the same planner as on a
-device), one short-lived process per attempt. `run` gives a file's outputs in TFLM, dequantized, to check TFLM runs our
+device), each attempt in a process of its own forked from one prober. `run` gives a file's outputs in TFLM, dequantized, to check TFLM runs our
 exports as LiteRT does.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -29,17 +30,58 @@ def _runtime():
     return runtime
 
 
-_ATTEMPT = ("import sys; from tflite_micro.python.tflite_micro import runtime; "
-            "runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2]))")
+# Reads one JSON [arena, path] a line; answers 1 (allocates) or 0 for each. Every attempt runs in a child forked
+# from this process, which imported TFLM once: a child that crashes is an answer, not a lost prober.
+_PROBER = r"""
+import json, os, sys
+from tflite_micro.python.tflite_micro import runtime
+for line in sys.stdin:
+    arena, path = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1), os.dup2(quiet, 2)
+        try:
+            runtime.Interpreter.from_file(path, arena_size=int(arena))
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print(int(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0), flush=True)
+"""
+
+
+class _Prober:
+    """Allocation attempts (`prober(path, arena)` -> bool) answered by one long-lived process. Each attempt
+    still runs in a process of its own: for some models TFLM crashes (SIGSEGV) instead of failing cleanly
+    when the arena is a little short (a kernel's Prepare uses a temporary it could not allocate); a crash
+    counts as does not allocate. Forking saves the interpreter start and import per attempt (~0.1 s)."""
+
+    def __enter__(self):
+        self._process = subprocess.Popen([sys.executable, "-c", _PROBER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
+        return self
+
+    def __call__(self, path: str, arena: int) -> bool:
+        self._process.stdin.write(json.dumps([int(arena), path]) + "\n")
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline()
+        if answer not in ("0\n", "1\n"):
+            raise DeviceError(f"the TFLite Micro prober stopped (exit {self._process.poll()}) trying {path}")
+        return answer == "1\n"
+
+    def __exit__(self, *exc):
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
 
 def _allocates(path: str, arena: int) -> bool:
-    """Whether `path` allocates in an arena of `arena` bytes. Each attempt runs in its own process:
-    for some models TFLM crashes (SIGSEGV) instead of failing cleanly when the arena is a little short
-    (a kernel's Prepare uses a temporary it could not allocate); a crash counts as does not allocate."""
-    out = subprocess.run([sys.executable, "-c", _ATTEMPT, path, str(arena)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, timeout=300)
-    return out.returncode == 0
+    """Whether `path` allocates in an arena of `arena` bytes (one attempt; `smallest_arena` makes many)."""
+    with _Prober() as prober:
+        return prober(path, arena)
 
 
 def _content(path: str) -> bytes:
@@ -54,16 +96,17 @@ def smallest_arena(path: str, upper: int = 64 << 20) -> int:
     """The smallest TFLM arena (bytes, within GRANULARITY) in which `path` allocates."""
     _runtime()  # installed?
     _content(path)  # readable?
-    if not _allocates(path, upper):
-        raise ModelFileError(f"{path} does not allocate in TFLite Micro even with a {upper >> 20} MiB arena "
-                             "(an op TFLM lacks, or not a .tflite model)")
-    low, high = 0, upper  # low fails, high allocates
-    while high - low > GRANULARITY:
-        mid = (low + high) // 2
-        if _allocates(path, mid):
-            high = mid
-        else:
-            low = mid
+    with _Prober() as allocates:
+        if not allocates(path, upper):
+            raise ModelFileError(f"{path} does not allocate in TFLite Micro even with a {upper >> 20} MiB arena "
+                                 "(an op TFLM lacks, or not a .tflite model)")
+        low, high = 0, upper  # low fails, high allocates
+        while high - low > GRANULARITY:
+            mid = (low + high) // 2
+            if allocates(path, mid):
+                high = mid
+            else:
+                low = mid
     return high
 
 

@@ -58,8 +58,21 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
       quantization_aware: the model holds fake quant ops (docs/quantization.md): int8 takes their
         ranges, no calibration; the check that every operator is integer is `verify_integer_only`.
     """
+    _check_type(quantization)  # before the archive is written
+    with archived(model, endpoint) as saved_model:
+        return from_archive(saved_model, quantization, representative, input_type, output_type, quantization_aware)
+
+
+def _check_type(quantization: str) -> None:
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization {quantization!r}; choose from {QUANTIZATIONS}")
+
+
+@contextlib.contextmanager
+def archived(model: keras.Model, endpoint=None):
+    """`model`'s endpoint (see `convert`) written once as a SavedModel in a temporary directory, yielded
+    for `from_archive`: several types of one model convert from one archive (writing it is about half
+    of a float32 conversion)."""
     shape = (1,) + tuple(model.input.shape[1:])
     if any(d is None for d in shape):
         raise ExportError(f"export needs a fixed input size, the model takes {model.input.shape}")
@@ -70,28 +83,35 @@ def convert(model: keras.Model, quantization: str, representative=None, input_ty
         archive.add_endpoint("serving_default", endpoint,
                              input_signature=[tf.TensorSpec(shape, tf.float32, name="image")])
         archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        if quantization == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "int8" and quantization_aware:
-            # Only these: target_spec.supported_ops=INT8 would demand a representative dataset (TF 2.20).
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.inference_input_type = IO_TYPES[input_type]
-            converter.inference_output_type = IO_TYPES[output_type]
-        elif quantization == "int8":
-            if representative is None:
-                raise ExportError("int8 needs calibration data (a representative dataset); "
-                                  "pass --calibration_steps > 0 with the model's dataset")
-            if input_type not in IO_TYPES or output_type not in IO_TYPES:
-                raise ExportError(f"int8 input/output types must be in {sorted(IO_TYPES)}")
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.representative_dataset = lambda: ([np.asarray(b[:1], np.float32)] for b in representative)
-            converter.inference_input_type = IO_TYPES[input_type]
-            converter.inference_output_type = IO_TYPES[output_type]
-        with _native_logs_quiet():
-            return converter.convert()
+        yield tmp
+
+
+def from_archive(saved_model: str, quantization: str, representative=None, input_type: str = "uint8",
+                 output_type: str = "float32", quantization_aware: bool = False) -> bytes:
+    """The .tflite flatbuffer of an `archived` model; the arguments are `convert`'s."""
+    _check_type(quantization)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    if quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8" and quantization_aware:
+        # Only these: target_spec.supported_ops=INT8 would demand a representative dataset (TF 2.20).
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.inference_input_type = IO_TYPES[input_type]
+        converter.inference_output_type = IO_TYPES[output_type]
+    elif quantization == "int8":
+        if representative is None:
+            raise ExportError("int8 needs calibration data (a representative dataset); "
+                              "pass --calibration_steps > 0 with the model's dataset")
+        if input_type not in IO_TYPES or output_type not in IO_TYPES:
+            raise ExportError(f"int8 input/output types must be in {sorted(IO_TYPES)}")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.representative_dataset = lambda: ([np.asarray(b[:1], np.float32)] for b in representative)
+        converter.inference_input_type = IO_TYPES[input_type]
+        converter.inference_output_type = IO_TYPES[output_type]
+    with _native_logs_quiet():
+        return converter.convert()
 
 
 FLOAT_OPS_ALLOWED = {"QUANTIZE", "DEQUANTIZE"}  # the float I/O ends of an int8 file

@@ -116,33 +116,33 @@ def export(run_dir: str, options: ExportOptions, out_dir: str | None = None) -> 
     trained_with = os.path.exists(os.path.join(run_dir, runs.LABELS))
     names = runs.read_labels(run_dir) if trained_with else task.class_names  # the names the model learned
     reports = []
-    for q in quantizations:
-        content = convert.convert(exported, q, calibration, options.input_type,
-                                  exporter.output_type(options.output_type), endpoint=endpoint,
-                                  quantization_aware=qat)
-        if q == "int8" and qat:
-            convert.verify_integer_only(content)
-        if q == "int8" and options.tflm_memory_plan:
-            content, _ = memory_plan.attach(content)
-        if options.metadata:
-            h, w = config.model.input_shape[:2]
-            info = metadata.ModelInfo(
-                options.name or f"mnv2_tf {config.task} {run_name}",
-                options.description or (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), "
-                                        f"run {run_name} (experiment {config.name}), input {h}x{w}. "
-                                        "Sandler et al. 2018."),
-                options.version, options.author)
-            content = metadata.attach(content, info, (h, w), exporter.metadata_labels(names),
-                                      exporter.output_metadata(), exporter.custom_metadata())
-        runner = TFLiteRunner(content)
-        check = exporter.verify(q, model, runner, sample)
-        path = os.path.join(out_dir, f"{run_name}{exporter.suffix()}_{q}.tflite")
-        report = {"file": path, "task": config.task, "quantization": q, "size_bytes": len(content),
-                  "model": described, **runner.io_details(),
-                  "preprocessing": defaults.input_contract(*config.model.input_shape[:2]), "verification": check}
-        runs.write_atomic(path, content)
-        runs.write_atomic(path[:-len(".tflite")] + ".json", json.dumps(report, indent=1))
-        reports.append(report)
+    with convert.archived(exported, endpoint) as saved_model:  # one archive for every type
+        for q in quantizations:
+            content = convert.from_archive(saved_model, q, calibration, options.input_type,
+                                           exporter.output_type(options.output_type), quantization_aware=qat)
+            if q == "int8" and qat:
+                convert.verify_integer_only(content)
+            if q == "int8" and options.tflm_memory_plan:
+                content, _ = memory_plan.attach(content)
+            if options.metadata:
+                h, w = config.model.input_shape[:2]
+                info = metadata.ModelInfo(
+                    options.name or f"mnv2_tf {config.task} {run_name}",
+                    options.description or (f"MobileNetV2 {config.model.width_multiplier:g} {task.title} ({q}), "
+                                            f"run {run_name} (experiment {config.name}), input {h}x{w}. "
+                                            "Sandler et al. 2018."),
+                    options.version, options.author)
+                content = metadata.attach(content, info, (h, w), exporter.metadata_labels(names),
+                                          exporter.output_metadata(), exporter.custom_metadata())
+            runner = TFLiteRunner(content)
+            check = exporter.verify(q, model, runner, sample)
+            path = os.path.join(out_dir, f"{run_name}{exporter.suffix()}_{q}.tflite")
+            report = {"file": path, "task": config.task, "quantization": q, "size_bytes": len(content),
+                      "model": described, **runner.io_details(),
+                      "preprocessing": defaults.input_contract(*config.model.input_shape[:2]), "verification": check}
+            runs.write_atomic(path, content)
+            runs.write_atomic(path[:-len(".tflite")] + ".json", json.dumps(report, indent=1))
+            reports.append(report)
     return reports
 
 

@@ -213,8 +213,8 @@ def _with_files(model_content: bytes, files: dict) -> bytes:
     out = io.BytesIO(model_content)
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as z:
-        for file_name, data in files.items():
-            z.writestr(file_name, data)
+        for file_name, data in files.items():  # a fixed date: the same model gives the same bytes
+            z.writestr(zipfile.ZipInfo(file_name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out.getvalue()
 
 

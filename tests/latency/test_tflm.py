@@ -23,11 +23,15 @@ def pixels(data_dir):
     return np.stack([ex["image"] for ex in tfds.as_numpy(builder.as_dataset(split="test").take(8))])
 
 
-def test_tflm_runs_the_trained_int8_classifier_as_litert(exports, pixels):
+def test_tflm_runs_the_trained_int8_classifier_as_litert(exports, pixels, tmp_path):
     report = exports("classification")["int8"]
     arena = tflm.smallest_arena(report["file"])
     content = open(report["file"], "rb").read()
     assert tflm._allocates(report["file"], arena) and not tflm._allocates(report["file"], arena - tflm.GRANULARITY)
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"\0" * 64)
+    with tflm._Prober() as allocates:  # an attempt that fails or crashes leaves the prober answering
+        assert not allocates(str(garbage), arena) and allocates(report["file"], arena)
     got = tflm.run(report["file"], pixels, arena)
     want = TFLiteRunner(content).outputs(pixels / 127.5 - 1.0)["probabilities"]
     np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))

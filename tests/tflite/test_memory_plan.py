@@ -136,6 +136,15 @@ def test_a_planned_file_keeps_its_metadata_and_labels(files):
     assert len(again) - len(content) < 4 * len(plan.offsets) // 2  # an emptied buffer entry, not a second plan
 
 
+def test_the_same_model_and_files_give_the_same_bytes_on_another_day(files, monkeypatch):
+    import time
+    paths, _, _, _ = files
+    content = open(paths["split"], "rb").read()
+    first = metadata.with_buffer(content, "TEST", b"x", {"labels.txt": b"a\nb\n"})
+    monkeypatch.setattr(time, "time", lambda: 2e9)  # 2033: the zip of associated files carries no date of its own
+    assert metadata.with_buffer(content, "TEST", b"x", {"labels.txt": b"a\nb\n"}) == first
+
+
 def test_not_a_model_is_a_clear_error():
     with pytest.raises(ModelFileError, match="not a .tflite model"):
         memory_plan.plan(b"this is not a flatbuffer")
