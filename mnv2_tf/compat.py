@@ -26,6 +26,13 @@ def _keras_layer():
     return keras.layers.Dense(1)  # an instance: `_inbound_nodes` is set per layer
 
 
+def _keras_adam():
+    import keras
+    optimizer = keras.optimizers.Adam()
+    optimizer.build([keras.Variable(0.0)])
+    return optimizer
+
+
 def _keras_tf_trainer():
     from keras.src.backend.tensorflow import trainer
     return trainer
@@ -45,10 +52,20 @@ PRIVATE_SYMBOLS = [
      "under tf.distribute (keras-team/keras#20585)"),
     (_keras_model, "_maybe_symbolic_build", "skip Keras' own build from the first distributed batch "
      "(keras-team/keras#20585)"),
+    (_keras_adam, "_get_variable_index", "which slot belongs to a variable, for the fused Adam update "
+     "(training/adam.py): Keras's optimizers have no public slot lookup"),
+    (_keras_adam, "_momentums", "Adam's first-moment slots, for the same update"),
+    (_keras_adam, "_velocities", "Adam's second-moment slots, for the same update"),
     (_keras_tf_trainer, "reduce_per_replica", "scalar logs under MultiWorkerMirroredStrategy "
      "(keras-team/keras#20585)"),
     (_keras_tf_trainer, "_collective_all_reduce_multi_worker", "the same patch's multi-worker test"),
 ]
+
+
+def adam_slots(optimizer, variable) -> tuple:
+    """Keras Adam's (first moment, second moment) slot variables of `variable`."""
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index], optimizer._velocities[index]
 
 
 def signature_output_indices(interpreter, signature: str = "serving_default") -> dict[str, int]:

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from mnv2_tf.experiments.schema import TrainConfig
+from mnv2_tf.training.adam import Adam
 
 
 @keras.saving.register_keras_serializable(package="mnv2_tf")
@@ -73,7 +74,7 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.O
     elif cfg.optimizer == "momentum":
         optimizer = keras.optimizers.SGD(lr, momentum=cfg.momentum, **ema)
     else:
-        optimizer = keras.optimizers.Adam(lr, **ema)
+        optimizer = Adam(lr, **ema)
     if cfg.precision == "mixed_float16":  # float16 gradients underflow without a dynamic loss scale
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
