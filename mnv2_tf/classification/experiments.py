@@ -134,8 +134,8 @@ EXPERIMENTS = {
                     "occlusion), the shapes recipe (Adam + cosine, BN momentum 0.9, no weight decay) for a "
                     "fixed budget of steps. mnv2-reproduce varies width, resolution and the Fig. 6 / Sec. 4 "
                     "switches around it and reports mean +- std over seeds. Measured (Intel Xeon, 2 cores, 2026-12-07): "
-                    "26.7 +- 0.7 % test top-1 over 3 seeds (chance 4.2 %), 99-101 s a run with two runs at a time; "
-                    "the whole mnv2-reproduce set (45 runs) 54.5 min (about 2 h on an AMD EPYC). "
+                    "27.7 +- 2.3 % test top-1 over 3 seeds (chance 4.2 %), 97-105 s a run with two runs at a time; "
+                    "the whole mnv2-reproduce set (45 runs) 52.1 min (about 2 h on an AMD EPYC). "
                     "Command: mnv2-train --experiment=parts, or mnv2-reproduce."),
     **{f"imagenet_{w:g}_{r}": (lambda w=w, r=r: _grid_point(w, r))
        for (w, r) in GRID_TOP1 if (w, r) not in ((1.0, 224), (1.4, 224))},
