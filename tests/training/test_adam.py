@@ -62,3 +62,37 @@ def test_the_recipes_use_it_and_it_round_trips():
     assert type(optimizer) is Adam
     again = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert type(again) is Adam and again.get_config() == optimizer.get_config()
+
+
+MIRRORED = """
+import numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from mnv2_tf.training.adam import Adam
+rng = np.random.default_rng(0)
+x, y = rng.normal(0, 1, (64, 8)).astype("float32"), rng.normal(0, 1, (64, 3)).astype("float32")
+out = {}
+for name, make in (("fused", Adam), ("keras", keras.optimizers.Adam)):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
+        model.compile(optimizer=make(0.01), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False)
+    for w in model.weights + model.optimizer.variables:  # every replica's copy updated alike
+        copies = [c.numpy() for c in w.value.values]
+        assert len(copies) == 2 and all(np.array_equal(copies[0], c) for c in copies), w.path
+    out[name] = [w.numpy() for w in model.weights]
+for a, b in zip(out["fused"], out["keras"]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+print("ok")
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter: two logical CPUs must be set before TensorFlow starts
+def test_under_a_mirrored_strategy_each_replica_gets_the_update():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "ok", out.stderr[-3000:]
