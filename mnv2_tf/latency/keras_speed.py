@@ -1,8 +1,9 @@
-"""Keras-side speed beside keras.applications.MobileNetV2: forward latency and training throughput.
+"""Keras-side speed beside keras.applications.MobileNetV2: forward latency and training throughput;
+and what a training run pays before its first step, per optimizer.
 
-Both interleave the two models round by round so machine drift hits both alike,
+The first two interleave the two models round by round so machine drift hits both alike,
 and report medians and the ratio ours / reference (`benchmarks/keras_forward.py`,
-`benchmarks/train_throughput.py` print them).
+`benchmarks/train_throughput.py` print them); `train_start` is `benchmarks/train_start.py`'s.
 """
 
 from __future__ import annotations
@@ -62,3 +63,23 @@ def train_throughput(task, rounds: int = 5, steps: int = 20) -> dict:
             rates[name].append(steps * batch / (time.perf_counter() - start))
     ours, ref = (statistics.median(rates[n]) for n in models)
     return {"ours": ours, "reference": ref, "ratio": ours / ref, "pipeline": pipeline, "batch": batch}
+
+
+def train_start(config: BackboneConfig, optimizer, batch: int = 64, steps: int = 20) -> dict:
+    """{first_step_s, step_ms}: `config`'s model compiled with `optimizer` (built before fit, as the
+    training loop does), the first `fit` step on random data (tracing and the first call), then the mean
+    of `steps` more. Call it in a fresh process: tracing costs depend on what the process traced before."""
+    import keras
+    model = mobilenet_v2(config)
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch,) + tuple(config.input_shape)).astype("float32")
+    y = rng.integers(0, config.num_classes, batch)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    first = time.perf_counter() - start
+    xs, ys = np.repeat(x, steps, axis=0), np.repeat(y, steps, axis=0)
+    start = time.perf_counter()
+    model.fit(xs, ys, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return {"first_step_s": first, "step_ms": (time.perf_counter() - start) / steps * 1e3}

@@ -165,6 +165,18 @@ def test_keras_forward_comparison_times_both_models():
     assert row["ratio"] == pytest.approx(row["ours_ms"] / row["reference_ms"])
 
 
+@pytest.mark.slow  # trains (Keras fit)
+def test_train_start_times_the_first_step_and_the_later_ones():
+    """benchmarks/train_start.py's measurement at a tiny size: the first step (tracing) dwarfs a later one."""
+    from mnv2_tf.backbone import BackboneConfig
+    from mnv2_tf.latency.keras_speed import train_start
+    from mnv2_tf.training.adam import Adam
+
+    row = train_start(BackboneConfig(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=4), Adam(0.001), 4, 2)
+    assert set(row) == {"first_step_s", "step_ms"} and row["step_ms"] > 0
+    assert row["first_step_s"] * 1e3 > 5 * row["step_ms"], row
+
+
 def test_table4_baseline_line_gives_our_ratio_beside_the_papers():
     rows = [{"network": "MobileNetV2 1/224", "quantization": "float32", "median_ms": 6.0},
             {"network": "MobileNetV1 1/224", "quantization": "float32", "median_ms": 10.0},
