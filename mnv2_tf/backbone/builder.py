@@ -38,6 +38,7 @@ MIN_INPUT_SIZE = 32
 # 5,120 channels; 2,048 pixels is four times DeepLab's 513 crop (the largest input in the paper).
 MAX_WIDTH_MULTIPLIER = 4.0
 MAX_INPUT_SIZE = 2048
+LOGITS_INITS = ("truncated_normal", "zeros")
 
 
 @dataclasses.dataclass
@@ -64,6 +65,9 @@ class BackboneConfig:
         or "none" (no residual connection anywhere).
       expansion_rate: None (the table's t) or a t for every row with t > 1 (Sec. 4: 3, 6, 10;
         t < 1 is Sec. 3.4's classical shape, the inner layer narrower than the bottleneck).
+      logits_init: the classifier's initial kernel: "truncated_normal" (slim's stddev 0.09 like every
+        other kernel) or "zeros" (every logit 0 at step 0, the loss exactly ln(classes); see
+        docs/paper_experiments.md, "Seed spread", for what it does to training from scratch).
       quantization_aware: train as int8 inference runs (docs/quantization.md): every conv with its
         batch norm folded in and int8 weights, every tensor TFLite keeps on its 8-bit grid; for
         fine-tuning a float run (`--quantization_aware`), exported to int8 without calibration.
@@ -84,6 +88,7 @@ class BackboneConfig:
     bottleneck_activation: str = "linear"
     shortcut: str = "bottleneck"
     expansion_rate: Optional[float] = None
+    logits_init: str = "truncated_normal"
     quantization_aware: bool = False
 
     def __post_init__(self):
@@ -97,6 +102,11 @@ class BackboneConfig:
                 not isinstance(self.expansion_rate, (int, float)) or isinstance(self.expansion_rate, bool)
                 or not 0 < self.expansion_rate <= 64):
             raise ConfigError(f"expansion_rate must be a number in (0, 64] or None, got {self.expansion_rate!r}")
+        if self.logits_init not in LOGITS_INITS:
+            raise ConfigError(f"logits_init must be one of {LOGITS_INITS}, got {self.logits_init!r}")
+        if self.logits_init != "truncated_normal" and not self.include_top:
+            raise ConfigError(f"logits_init={self.logits_init!r} initialises the classifier, and include_top=False "
+                              "builds none: leave logits_init at its default")
         if not isinstance(self.quantization_aware, bool):
             raise ConfigError(f"quantization_aware must be true or false, got {self.quantization_aware!r}")
         if self.quantization_aware and self.expansion_splits != 1:
@@ -351,7 +361,8 @@ def mobilenet_v2(config: BackboneConfig | None = None, **overrides) -> keras.Mod
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name="dropout")(x)
         x = (QuantizedDense if qat else keras.layers.Dense)(
-            require_num_classes(config.num_classes), kernel_initializer=defaults.kernel_initializer(),
+            require_num_classes(config.num_classes),
+            kernel_initializer=defaults.kernel_initializer() if config.logits_init == "truncated_normal" else "zeros",
             kernel_regularizer=defaults.kernel_regularizer(config.weight_decay),
             dtype="float32", name="logits")(x)  # float32 logits under mixed precision
     return keras.Model(inputs, x, name=_model_name(config))

@@ -76,6 +76,8 @@ def test_expansion_rate_sets_every_expanding_row_and_t_below_one_narrows():
     (dict(expansion_rate=True), "expansion_rate"),
     (dict(shortcut="expansion", expansion_splits=2), "expansion_splits"),
     (dict(table=[(0, 16, 1, 1)]), "row 0"),
+    (dict(logits_init="glorot"), "logits_init"),
+    (dict(logits_init="zeros", include_top=False), "include_top=False"),
 ])
 def test_bad_switches_are_config_errors(kwargs, word):
     with pytest.raises(ConfigError, match=word):
@@ -112,3 +114,19 @@ def test_default_graph_is_unchanged():
     config = BackboneConfig()
     assert (config.bottleneck_activation, config.shortcut, config.expansion_rate) == ("linear", "bottleneck", None)
     assert mobilenet_v2(config).count_params() == 3538984  # keras.applications MobileNetV2 1.0/224
+
+
+def test_zero_logits_init_starts_every_class_at_chance_and_leaves_the_rest_of_the_init():
+    small = dict(width_multiplier=0.35, input_shape=(32, 32, 3), num_classes=24)
+    keras.utils.set_random_seed(3)
+    paper = mobilenet_v2(BackboneConfig(**small))
+    keras.utils.set_random_seed(3)
+    zero = mobilenet_v2(BackboneConfig(logits_init="zeros", **small))
+    kernel = paper.get_layer("logits").kernel.numpy()
+    assert 0.07 < kernel.std() < 0.09 and np.abs(kernel).max() <= 0.18  # slim's truncated normal, stddev 0.09
+    assert not zero.get_layer("logits").kernel.numpy().any()
+    for a, b in zip(paper.weights[:-2], zero.weights[:-2]):  # every other weight draws the same numbers
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = images((32, 32, 3), batch=4)
+    np.testing.assert_array_equal(zero(x, training=True).numpy(), 0.0)  # loss ln(24) at step 0
+    assert np.abs(paper(x, training=True).numpy()).max() > 0.5
