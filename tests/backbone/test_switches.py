@@ -108,6 +108,11 @@ def test_resume_refuses_another_switch_and_accepts_configs_written_before_the_sw
         del old["model"][key]
     (tmp_path / runs.CONFIG).write_text(json.dumps(old))
     runs.check_or_write_config(str(tmp_path), config)  # an older run resumes
+    assert config.model.logits_init == "zeros"  # but a parts run from before the recipe's zero classifier
+    del old["model"]["logits_init"]  # started from slim's truncated normal: another run, refused
+    (tmp_path / runs.CONFIG).write_text(json.dumps(old))
+    with pytest.raises(CheckpointError, match="model.logits_init"):
+        runs.check_or_write_config(str(tmp_path), config)
 
 
 def test_default_graph_is_unchanged():
