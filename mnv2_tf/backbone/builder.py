@@ -66,8 +66,8 @@ class BackboneConfig:
       expansion_rate: None (the table's t) or a t for every row with t > 1 (Sec. 4: 3, 6, 10;
         t < 1 is Sec. 3.4's classical shape, the inner layer narrower than the bottleneck).
       logits_init: the classifier's initial kernel: "truncated_normal" (slim's stddev 0.09 like every
-        other kernel) or "zeros" (every logit 0 at step 0, the loss exactly ln(classes); see
-        docs/paper_experiments.md, "Seed spread", for what it does to training from scratch).
+        other kernel) or "zeros" (every logit 0 at step 0, the loss exactly ln(classes); the `parts`
+        recipe's: docs/paper_experiments.md says what it does to training from scratch).
       quantization_aware: train as int8 inference runs (docs/quantization.md): every conv with its
         batch norm folded in and int8 weights, every tensor TFLite keeps on its 8-bit grid; for
         fine-tuning a float run (`--quantization_aware`), exported to int8 without calibration.
