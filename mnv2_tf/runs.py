@@ -151,21 +151,28 @@ def first_difference(old, new, prefix: str = "") -> str | None:
 RECIPE_SECTIONS = ("task", "model", "head")  # what a resumed run must share with the one on disk
 
 
+def config_difference(run_dir: str, config, sections=RECIPE_SECTIONS) -> str | None:
+    """The first field of `sections` where the run in `run_dir` differs from `config` (None: the same, or
+    no run there yet). Fields added since the run was written count at their defaults."""
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.exists(path):
+        return None
+    old = _config_json(path, ("task", "model"))
+    try:  # filled in with the defaults of fields added since it was written
+        old = json.loads(type(config).from_dict(old).to_json())
+    except (ValueError, KeyError, TypeError):
+        pass  # compared as written: the first difference is named
+    new = json.loads(config.to_json())
+    return first_difference({k: old.get(k) for k in sections}, {k: new[k] for k in sections})
+
+
 def check_or_write_config(run_dir: str, config) -> None:
     """Writes config.json; on resume, refuses a config whose task, model or head differ."""
-    path = os.path.join(run_dir, CONFIG)
-    new = json.loads(config.to_json())
-    if os.path.exists(path):
-        old = _config_json(path, ("task", "model"))
-        try:  # filled in with the defaults of fields added since it was written
-            old = json.loads(type(config).from_dict(old).to_json())
-        except (ValueError, KeyError, TypeError):
-            pass  # compared as written: the first difference is named below
-        changed = first_difference({k: old.get(k) for k in RECIPE_SECTIONS}, {k: new[k] for k in RECIPE_SECTIONS})
-        if changed:
-            raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "
-                                  "--model_dir (or delete this one) to start a new run")
-    write_atomic(path, config.to_json())
+    changed = config_difference(run_dir, config)
+    if changed:
+        raise CheckpointError(f"{run_dir} holds a run with another recipe: {changed}. Use another "
+                              "--model_dir (or delete this one) to start a new run")
+    write_atomic(os.path.join(run_dir, CONFIG), config.to_json())
 
 
 DATA = "data.json"

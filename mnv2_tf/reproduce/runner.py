@@ -28,7 +28,7 @@ import time
 from mnv2_tf import experiments, runs, tasks
 from mnv2_tf.experiments import overrides
 from mnv2_tf.reproduce import plots, studies
-from mnv2_tf.errors import ConfigError, TrainingFailed
+from mnv2_tf.errors import CheckpointError, ConfigError, TrainingFailed
 
 
 @dataclasses.dataclass
@@ -98,8 +98,28 @@ def _die_with_parent() -> None:  # pragma: no cover (runs in the child)
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _assignments(run: "Run", score_split: str) -> list[str]:
+    """What a run sets on top of the base: its variant's switches, its seed, the split that scores it."""
+    return [*run.overrides, f"data.seed={run.seed}", f"data.score_split={score_split}"]
+
+
+# Everything a run's score depends on: a run on disk that differs in any of it is another experiment.
+RESULT_SECTIONS = ("task", "model", "head", "data", "train")
+
+
+def refuse_other_recipes(base, all_runs: list["Run"], score_split: str) -> None:
+    """A run directory holding another recipe (other overrides, or an experiment changed since) is neither
+    read back nor resumed: its numbers would pass for this call's."""
+    for run in all_runs:
+        planned = overrides.apply(_copy(base), _assignments(run, score_split))
+        changed = runs.config_difference(run.run_dir, planned, RESULT_SECTIONS)
+        if changed:
+            raise CheckpointError(f"{run.run_dir} holds a run of another recipe: {changed}. Use another "
+                                  "--out_dir, or delete that directory to train it again")
+
+
 def _command(options: Options, run: "Run", score_split: str) -> list[str]:
-    assignments = [*options.overrides, *run.overrides, f"data.seed={run.seed}", f"data.score_split={score_split}"]
+    assignments = [*options.overrides, *_assignments(run, score_split)]
     return [sys.executable, "-m", "mnv2_tf.tools.train", "--task=classification",
             f"--experiment={options.experiment}", f"--model_dir={run.run_dir}",
             *[f"--override={a}" for a in assignments]]
@@ -224,6 +244,7 @@ def reproduce(options: Options) -> list[dict]:
     # Seed-major: an interrupted set has every variant at the same seeds.
     all_runs = [Run(key, seed, plan[key][1], os.path.join(options.out_dir, "runs", key, f"seed_{seed}"))
                 for seed in range(options.seeds) for key in plan]
+    refuse_other_recipes(base, all_runs, score_split)
     todo = [r for r in all_runs if not r.finished]
     print(f"{len(all_runs)} runs ({len(plan)} variants x {options.seeds} seeds), {len(all_runs) - len(todo)} "
           f"already finished; training {len(todo)}, {options.jobs} at a time", file=sys.stderr, flush=True)

@@ -1,12 +1,13 @@
 """mnv2-reproduce at a tiny size: the runs it trains carry their switches, and what it reports is what they measured."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
 from mnv2_tf import evaluation, runs
-from mnv2_tf.errors import ConfigError
+from mnv2_tf.errors import CheckpointError, ConfigError
 from mnv2_tf.reproduce import runner, studies
 from mnv2_tf.tasks.base import EvalOptions
 
@@ -94,6 +95,12 @@ def test_a_tiny_figure_6a_trains_both_switches_and_reports_their_numbers(tmp_pat
     # Rerun: every run is finished and scored, so nothing trains or scores and the report is the same.
     assert runner.reproduce(options) == rows
     assert "scored [" not in capsys.readouterr().err
+    # Another recipe in the same --out_dir (here a longer budget) is refused before anything trains: its
+    # finished runs would otherwise be read back as the new recipe's.
+    longer = dataclasses.replace(options, overrides=options.overrides + ("train.epochs=2",))
+    with pytest.raises(CheckpointError, match=r"base/seed_0 holds a run of another recipe: train.epochs \(1 -> 2\)"):
+        runner.reproduce(longer)
+    assert "already finished; training" not in capsys.readouterr().err
     # A finished run without a score (trained before trainers scored their runs) is scored here, the same.
     os.remove(os.path.join(base_0, runs.SCORE))
     assert runner.reproduce(options) == rows
