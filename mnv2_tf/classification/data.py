@@ -92,17 +92,6 @@ def train_dataset(source: ClassificationSource, batch_size: int, resolution, *, 
 
     Decoding and cropping are one step (`decode_and_crop`); corrupt images are dropped and counted.
     """
-    import os
-    if os.environ.get("PROBE_CACHE"):
-        def prep(example):
-            seeds = tf.random.experimental.stateless_split(example["seed"], 2)
-            image = example["image"]
-            begin, size = _crop_window(tf.shape(image), seeds[0], crop_area)
-            image = _flip_resize(tf.slice(image, begin, size), resolution, seeds[1])
-            return tf.ensure_shape(image, [*resolution, 3]), example["label"]
-        raw = decode_images(source.raw(), None).cache()
-        return training_batches(raw, source.num_examples, batch_size, seed, start_step, shuffle_buffer, prep, stats)
-
     def prep(example):
         seeds = tf.random.experimental.stateless_split(example["seed"], 2)
         image = _flip_resize(decode_and_crop(example["image"], seeds[0], crop_area), resolution, seeds[1])
