@@ -13,7 +13,8 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mnv2_tf.data.stream import AUTOTUNE, DecodeStats, decode_images, scale_pixels, training_batches
+from mnv2_tf.data.stream import (AUTOTUNE, DecodeStats, decode_images, decoded_in_memory, require_decoded,
+                                 scale_pixels, training_batches)
 
 
 def _crop_window(shape, seed, crop_area):
@@ -34,11 +35,17 @@ def decode_and_crop(encoded, seed, crop_area=(0.08, 1.0)):
         return tf.image.decode_and_crop_jpeg(encoded, tf.stack([begin[0], begin[1], size[0], size[1]]), channels=3)
 
     def other():
-        image = tf.ensure_shape(tf.io.decode_image(encoded, channels=3, expand_animations=False), [None, None, 3])
-        begin, size = _crop_window(tf.shape(image), seed, crop_area)
-        return tf.slice(image, begin, size)
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        return crop(tf.ensure_shape(image, [None, None, 3]), seed, crop_area)
 
     return tf.ensure_shape(tf.cond(tf.io.is_jpeg(encoded), jpeg, other), [None, None, 3])
+
+
+def crop(image, seed, crop_area=(0.08, 1.0)):
+    """The training crop of a decoded image: the pixels `decode_and_crop` gives for a PNG (a JPEG's crop-only
+    decoding differs at the chroma borders)."""
+    begin, size = _crop_window(tf.shape(image), seed, crop_area)
+    return tf.slice(image, begin, size)
 
 
 def _flip_resize(crop, resolution, seed):
@@ -70,6 +77,11 @@ class ClassificationSource:
         return self.size or self.builder.info.splits[self.split].num_examples
 
     @property
+    def image_shape(self) -> tuple:
+        """(height, width, channels) as the dataset declares it, None where it varies."""
+        return tuple(self.builder.info.features[self.image_key].shape)
+
+    @property
     def num_classes(self) -> int:
         return self.builder.info.features[self.label_key].num_classes
 
@@ -90,15 +102,23 @@ def train_dataset(source: ClassificationSource, batch_size: int, resolution, *, 
                   shuffle_buffer: int = 10_000, stats: DecodeStats | None = None) -> tf.data.Dataset:
     """Endless deterministic training batches (images, labels) from global step `start_step`.
 
-    Decoding and cropping are one step (`decode_and_crop`); corrupt images are dropped and counted.
+    Decoding and cropping are one step (`decode_and_crop`); a small split of fixed image shape is
+    decoded once instead (`stream.decoded_in_memory`: the same batches). Corrupt images are dropped
+    and counted.
     """
+    records = decoded_in_memory(source.raw(), source.num_examples, (*source.image_shape[:2], 3))
+
     def prep(example):
         seeds = tf.random.experimental.stateless_split(example["seed"], 2)
-        image = _flip_resize(decode_and_crop(example["image"], seeds[0], crop_area), resolution, seeds[1])
+        if records is None:
+            image = decode_and_crop(example["image"], seeds[0], crop_area)
+        else:
+            image = crop(require_decoded(example)["image"], seeds[0], crop_area)
+        image = _flip_resize(image, resolution, seeds[1])
         return tf.ensure_shape(image, [*resolution, 3]), example["label"]
 
-    return training_batches(source.raw(), source.num_examples, batch_size, seed, start_step, shuffle_buffer,
-                            prep, stats)
+    return training_batches(source.raw() if records is None else records, source.num_examples, batch_size,
+                            seed, start_step, shuffle_buffer, prep, stats)
 
 
 def eval_dataset(source: ClassificationSource, batch_size: int, resolution, *, crop_fraction=0.875,

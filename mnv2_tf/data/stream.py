@@ -11,6 +11,7 @@ Every pipeline runs without tf.data's autotuning thread (`without_autotune_threa
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from mnv2_tf import compat
@@ -86,6 +87,50 @@ def decode_example(example: dict, key: str = "image") -> dict:
     """`key` (encoded bytes) decoded to uint8 HxWx3 (raises on a corrupt image)."""
     image = tf.io.decode_image(example[key], channels=3, expand_animations=False)
     return {**example, key: tf.ensure_shape(image, [None, None, 3])}
+
+
+# A training split whose decoded images fit in this many bytes is decoded once, not once per epoch.
+DECODED_IN_MEMORY_BYTES = 256 * 2**20
+
+
+def decoded_in_memory(raw: tf.data.Dataset, n: int, shape, key: str = "image") -> tf.data.Dataset | None:
+    """The n records of `raw` with `key` decoded once and held in memory, in the same order, for a
+    training stream that reads a small split epoch after epoch; None where the image shape is not
+    fixed (`shape` has None), `raw` does not hold n records, or the split would take more than
+    `DECODED_IN_MEMORY_BYTES`.
+
+    A JPEG split streams as it is too: its training crop decodes only the crop, whose pixels differ from
+    the decoded image's at the chroma borders (4:2:0), so it would not give the same batches.
+    Each record keeps its other fields and gains "decoded": False where the image did not decode (or
+    has another shape than `shape`), its pixels then zeros: the training stream's `prepare` refuses
+    such a record (`require_decoded`), so it is dropped from its step and counted as it would be if
+    decoded there. Decoding the mnv2_parts training split (12,000 PNGs) costs ~2 CPU-seconds once,
+    against ~2 every epoch: docs/measurements.md.
+    """
+    if (any(d is None for d in shape) or n * int(np.prod(shape)) > DECODED_IN_MEMORY_BYTES
+            or int(raw.cardinality()) != n):  # a split of unknown or other size streams as it is
+        return None
+
+    def decode(index, example):
+        image = tf.io.decode_image(example[key], channels=shape[-1], expand_animations=False)
+        return index, tf.io.is_jpeg(example[key]), {**example, key: tf.ensure_shape(image, shape)}
+
+    decoded = raw.enumerate().map(decode, num_parallel_calls=AUTOTUNE).ignore_errors().batch(n)
+    found = next(iter(without_autotune_thread(decoded)), None)
+    if found is None or bool(tf.reduce_any(found[1])):  # none decodes (all dropped anyway), or JPEGs
+        return None
+    index, _, fields = found
+    if int(index.shape[0]) < n:  # put each decoded record back at its own position
+        fields = {k: tf.scatter_nd(index[:, None], v, [n, *v.shape[1:]]) for k, v in fields.items()}
+    ok = tf.scatter_nd(index[:, None], tf.ones_like(index, tf.bool), [n])
+    return tf.data.Dataset.from_tensor_slices({**fields, "decoded": ok})
+
+
+def require_decoded(example: dict) -> dict:
+    """`example` from `decoded_in_memory`, failing (so its stream drops it) where its image did not decode."""
+    check = tf.debugging.assert_equal(example["decoded"], True, message="the image did not decode")
+    with tf.control_dependencies([check]):
+        return {k: tf.identity(v) for k, v in example.items() if k != "decoded"}
 
 
 def training_batches(raw: tf.data.Dataset, n: int, batch_size: int, seed: int, start_step: int,

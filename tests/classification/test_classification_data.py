@@ -69,6 +69,57 @@ def test_a_corrupt_image_leaves_only_its_own_step_and_resume_stays_exact():
             np.testing.assert_array_equal(a, b)
 
 
+def test_a_small_split_is_decoded_once_and_gives_the_same_batches(source, monkeypatch):
+    """mnv2_shapes/64 (PNGs of a fixed shape) is decoded once, in memory: the batches are those of the
+    stream that decodes every record every epoch, across a data-epoch boundary and from a resumed step."""
+    n = source.num_examples
+    assert stream.decoded_in_memory(source.raw(), n, (64, 64, 3)) is not None
+    steps = n // 24
+
+    def batches(start):
+        return [tuple(t.numpy() for t in b) for b in C.train_dataset(source, 24, (40, 40), seed=5, start_step=start,
+                                                                      crop_area=(0.3, 1.0)).take(3)]
+
+    cached = [batches(0), batches(steps - 1)]
+    monkeypatch.setattr(stream, "DECODED_IN_MEMORY_BYTES", 0)
+    assert stream.decoded_in_memory(source.raw(), n, (64, 64, 3)) is None
+    for got, want in zip(cached, [batches(0), batches(steps - 1)]):
+        for (a, la), (b, lb) in zip(got, want, strict=True):
+            np.testing.assert_array_equal(la, lb)
+            np.testing.assert_array_equal(a, b)
+
+
+def test_decoding_once_drops_a_corrupt_image_where_the_stream_does():
+    records = _records(10, corrupt={4})
+
+    def run(raw, prepare):
+        stats = stream.DecodeStats()
+        got = stream.training_batches(raw, 10, 3, 0, 0, 10, prepare, stats).take(7)
+        got = [tuple(t.numpy() for t in b) for b in got]
+        return got, stats.skipped
+
+    def decode_there(ex):
+        return tf.image.resize(stream.decode_example(ex)["image"], (8, 8)), ex["label"]
+
+    def decoded(ex):
+        return tf.image.resize(stream.require_decoded(ex)["image"], (8, 8)), ex["label"]
+
+    once = stream.decoded_in_memory(records, 10, (20, 30, 3))
+    assert [bool(ok) for ok in once.map(lambda ex: ex["decoded"])] == [i != 4 for i in range(10)]
+    (got, skipped), (want, skipped_there) = run(once, decoded), run(records, decode_there)
+    assert skipped == skipped_there >= 2 and [len(b[1]) for b in got] == [len(b[1]) for b in want]
+    for (a, la), (b, lb) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(la, lb)
+        np.testing.assert_array_equal(a, b)
+    # What streams as it is: a shape that varies, a size other than n, JPEGs (crop-decoded: other pixels).
+    jpeg = io.BytesIO()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(jpeg, format="JPEG")
+    jpegs = tf.data.Dataset.from_tensor_slices({"image": [jpeg.getvalue()] * 3, "label": [0, 1, 2]})
+    assert stream.decoded_in_memory(records, 10, (None, None, 3)) is None
+    assert stream.decoded_in_memory(records, 11, (20, 30, 3)) is None
+    assert stream.decoded_in_memory(jpegs, 3, (20, 30, 3)) is None
+
+
 def test_eval_is_one_ordered_pass_with_central_crop(source):
     ds = C.eval_dataset(source, 100, (64, 64), crop_fraction=1.0)
     xs = np.concatenate([x.numpy() for x, _ in ds])
