@@ -108,6 +108,13 @@ class Task(abc.ABC):
         steps = n // self.config.train.batch_size
         if steps < 1:
             raise ConfigError(f"batch_size {self.config.train.batch_size} exceeds the {n} training examples")
+        every = self.config.train.steps_per_execution
+        if steps % every:  # Keras runs whole executions: an epoch would run more steps than it has
+            divisors = [str(d) for d in range(1, steps + 1) if steps % d == 0]
+            raise ConfigError(
+                f"train.steps_per_execution={every} does not divide the {steps} steps of an epoch ({n} examples, "
+                f"batch {self.config.train.batch_size}): Keras would run {-(-steps // every) * every} steps an "
+                f"epoch and a resumed run would see other batches. Pick a divisor: {', '.join(divisors[:12])}")
         return steps
 
     def check_classes(self, found: int, what: str = "classes") -> None:

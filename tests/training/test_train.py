@@ -68,6 +68,8 @@ def test_bad_flags_and_mismatched_run_dir(data_dir, tmp_path):
         experiments.get("nope", "classification")
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         attempt("train.batch_size=0")
+    with pytest.raises(ConfigError, match="steps_per_execution=3 does not divide the 8 steps .* 1, 2, 4, 8"):
+        attempt("train.steps_per_execution=3")  # Keras would run 9 steps an epoch
     with pytest.raises(DatasetError, match="--num_classes=6"):
         attempt("model.num_classes=10")
     with pytest.raises(DatasetError, match="ILSVRC2012_img_train.tar"):
