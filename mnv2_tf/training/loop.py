@@ -37,7 +37,9 @@ class Throughput(keras.callbacks.Callback):
         self._start, self._steps, self._end = time.perf_counter(), 0, None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1  # TF runs steps asynchronously: this fires before a step is done
+        # `batch` is the epoch's last step run (one call per train.steps_per_execution steps). TF runs
+        # steps asynchronously: this fires before the step is done.
+        self._steps = batch + 1
 
     def on_test_begin(self, logs=None):
         if self._end is None:  # Keras has waited for the queued steps before evaluating

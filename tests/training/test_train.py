@@ -273,3 +273,20 @@ def test_init_checkpoint_copies_the_backbone_or_every_weight(data_dir, tmp_path,
     assert ("initialised 19 backbone layers" in capsys.readouterr().err) == (copied == "backbone")
     with pytest.raises(ConfigError, match="init_checkpoint_weights must be backbone|all"):
         overrides.apply(base, ["train.init_checkpoint_weights=head"])
+
+
+def test_throughput_counts_every_step_when_keras_runs_several_per_call(capsys):
+    """With train.steps_per_execution=11 Keras calls on_train_batch_end once per 11 steps, with the
+    index of the last: the rate counts 11 steps, not one (it printed 88 images/s for 913)."""
+    from mnv2_tf.data import stream
+    from mnv2_tf.training.loop import Throughput
+
+    meter = Throughput(batch_size=64, decode_stats=stream.DecodeStats())
+    meter.on_epoch_begin(0)
+    for end in (10, 21, 32):
+        meter.on_train_batch_end(end)
+    meter._start -= 1.0  # as if a second went by
+    meter.on_test_begin()
+    meter.on_epoch_end(0)
+    rate = float(capsys.readouterr().err.split("training ")[1].split(" images/s")[0])
+    assert 33 * 64 * 0.9 < rate <= 33 * 64  # 33 steps of 64 in just over a second
