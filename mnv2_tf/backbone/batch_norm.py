@@ -6,13 +6,37 @@ MobileNetV2 training step on a CPU that is more than half the step (1.0/64, batc
 458 ms, 203 ms with the norms removed, 310 ms with this layer; docs/measurements.md). TF's fused
 kernel does each direction in one pass. The variables, the moving-average update and inference are
 Keras's, so weights, `.keras` files, exports and keras.applications parity are unchanged. Other
-backends, and the cases the kernel does not cover (mixed precision, renorm, synchronized moments, a
-mask, a channel axis not last, a missing scale or offset), run Keras's own code.
+backends, the cases the kernel does not cover (mixed precision, renorm, synchronized moments, a
+mask, a channel axis not last, a missing scale or offset), and CPUs where the kernel is the slower
+(`fused_kernel_is_fast`) run Keras's own code.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+
 import keras
+
+
+@functools.lru_cache(maxsize=None)
+def fused_kernel_is_fast() -> bool:
+    """False on an x86 CPU where TF's oneDNN kernels run without AVX-512 (an AMD EPYC with AVX2, or
+    ONEDNN_MAX_CPU_ISA set below it). oneDNN's AVX2 batch-norm training kernel took 33 ms where its
+    AVX-512 one took 2.2 (64 x 24 x 24 x 96, one thread), so with it a training step is slower than with
+    Keras's separate ops (1.0/64: 551 against 436 ms; docs/measurements.md). Elsewhere (no
+    /proc/cpuinfo, oneDNN off) the fused kernel is kept."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return True
+    if not flags or "avx2" not in flags:  # not an x86 CPU this rule knows
+        return True
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    return "avx512f" in flags and (isa in ("", "ALL", "DEFAULT") or "512" in isa or "AMX" in isa)
 
 
 @keras.saving.register_keras_serializable(package="mnv2_tf")
@@ -22,7 +46,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _fused(self, inputs, mask) -> bool:
         return (keras.backend.backend() == "tensorflow" and mask is None and len(inputs.shape) == 4
                 and self.axis in (-1, 3) and self.scale and self.center and not self.renorm
-                and not self.synchronized and keras.backend.standardize_dtype(inputs.dtype) == "float32")
+                and not self.synchronized and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+                and fused_kernel_is_fast())
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable and self._fused(inputs, mask)):
