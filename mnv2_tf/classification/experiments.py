@@ -134,9 +134,10 @@ EXPERIMENTS = {
                     "occlusion), the shapes recipe (Adam + cosine, BN momentum 0.9, no weight decay) with a "
                     "zero-initialised classifier (a tighter seed spread: docs/paper_experiments.md) for a "
                     "fixed budget of steps. mnv2-reproduce varies width, resolution and the Fig. 6 / Sec. 4 "
-                    "switches around it and reports mean +- std over seeds. Measured (Intel Xeon, 2 cores, 2026-12-07): "
-                    "37.2 +- 1.3 % test top-1 over 3 seeds (chance 4.2 %), 104-109 s a run with two runs at a "
-                    "time; the whole mnv2-reproduce set (45 runs) 53.2 min (~2 h on an AMD EPYC, whose runs take 2.3x as long). "
+                    "switches around it and reports mean +- std over seeds. Measured (Intel Xeon, 2 cores, "
+                    "2026-12-07): 37.2 +- 1.3 % test top-1 over 3 seeds (chance 4.2 %), 104-109 s a run with two "
+                    "runs at a time; the whole mnv2-reproduce set (45 runs) 53.2 min (~1 h 45 min estimated on "
+                    "an AMD EPYC with AVX2 only). "
                     "Command: mnv2-train --experiment=parts, or mnv2-reproduce."),
     **{f"imagenet_{w:g}_{r}": (lambda w=w, r=r: _grid_point(w, r))
        for (w, r) in GRID_TOP1 if (w, r) not in ((1.0, 224), (1.4, 224))},
