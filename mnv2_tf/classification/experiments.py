@@ -136,7 +136,7 @@ EXPERIMENTS = {
                     "fixed budget of steps. mnv2-reproduce varies width, resolution and the Fig. 6 / Sec. 4 "
                     "switches around it and reports mean +- std over seeds. Measured (Intel Xeon, 2 cores, "
                     "2026-12-07): 37.2 +- 1.3 % test top-1 over 3 seeds (chance 4.2 %), 104-109 s a run with two "
-                    "runs at a time; the whole mnv2-reproduce set (45 runs) 53.2 min (~1 h 45 min estimated on "
+                    "runs at a time; the whole mnv2-reproduce set (45 runs) 53.2 min (~1 h 50 min estimated on "
                     "an AMD EPYC with AVX2 only). "
                     "Command: mnv2-train --experiment=parts, or mnv2-reproduce."),
     **{f"imagenet_{w:g}_{r}": (lambda w=w, r=r: _grid_point(w, r))

@@ -1,6 +1,6 @@
 r"""mnv2-reproduce: the paper's experiments in miniature, each run with several seeds, mean +- std.
 
-  mnv2-reproduce                      # Figure 5, 6a, 6b and the expansion rate (53 min, 2 Intel Xeon cores; ~1 h 45 min est. on AVX2)
+  mnv2-reproduce                      # Figure 5, 6a, 6b and the expansion rate (53 min, 2 Intel Xeon cores; ~1 h 50 min est. on AVX2)
   mnv2-reproduce --figure=6a          # one piece
   mnv2-reproduce --figure=5 --widths=0.35,1.0 --resolutions=32,64 --seeds=5
 
