@@ -1,6 +1,7 @@
 """The paper's figures redrawn from our runs, in the paper's form: Figure 5 (top-1 against multiply-adds,
 a line per width), Figure 6 (top-1 over training steps, mean of the seeds with a +-1 std band) and the
-expansion-rate study (bars with +-1 std). Every figure names the CPU, the seeds and the date."""
+expansion-rate study (bars with +-1 std). Every figure names the recipe's overrides, the CPU, the seeds and the
+date."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ def _pyplot():
     return plt
 
 
-def _context(entry) -> str:
+def context_line(entry) -> str:
+    """The subtitle, two lines: what was trained (the base experiment and any --override, e.g. a longer budget),
+    then where and when."""
     c = entry["context"]
     scored = "/".join(c.get("scored_on", ["validation"]))
-    return f"{c['experiment']} (mnv2_parts), {c['seeds']} seeds, {scored} top-1 mean ± std, {c['cpu']}, {c['date']}"
+    recipe = " ".join([f"{c['experiment']} (mnv2_parts)", *c.get("overrides", [])])
+    return f"{recipe}, {c['seeds']} seeds, {scored} top-1 mean ± std\n{c['cpu']}, {c['date']}"
 
 
 def _grid(ax, entry):
@@ -73,7 +77,7 @@ def draw(study, entry: dict, path: str) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
     {"grid": _grid, "curves": _curves, "bars": _bars}[study.plot](ax, entry)
-    ax.set_title(f"{study.title}\n{_context(entry)}", fontsize=9)
+    ax.set_title(f"{study.title}\n{context_line(entry)}", fontsize=9)
     ax.grid(alpha=0.3)
     if study.plot != "bars":
         ax.legend(fontsize=8)

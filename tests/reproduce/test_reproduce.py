@@ -134,6 +134,17 @@ def test_every_figure_draws_from_a_report(key, tmp_path):
     assert os.path.getsize(path) > 10_000
 
 
+def test_a_figure_names_the_overrides_it_was_trained_with():
+    """A figure of a longer budget (--override=train.epochs=24) says so beside the CPU and the seeds."""
+    from mnv2_tf.reproduce import plots
+    context = {"seeds": 3, "cpu": "test CPU, 2 cores", "date": "2026-12-07", "experiment": "parts",
+               "scored_on": ["test"]}
+    assert plots.context_line({"context": context}) == (
+        "parts (mnv2_parts), 3 seeds, test top-1 mean ± std\ntest CPU, 2 cores, 2026-12-07")
+    context["overrides"] = ["train.epochs=24"]
+    assert plots.context_line({"context": context}).startswith("parts (mnv2_parts) train.epochs=24, 3 seeds,")
+
+
 def test_the_benchmark_goals_read_a_report():
     """benchmarks/paper_experiments.py's verdicts: each goal's threshold, on a report in results.json's form."""
     from mnv2_tf.reproduce import goals
